@@ -10,10 +10,15 @@ Never put ``latest`` here.
 
 from __future__ import annotations
 
-# Cluster API. v1.14.2 is the newest v1.14 patch for which both the root module and the
-# `sigs.k8s.io/cluster-api/test` module (home of the development provider, CAPD) are published
-# on the Go module proxy; core, kubeadm providers, CAPD and clusterctl must share one version.
+# Cluster API: core, kubeadm bootstrap and control plane managers and clusterctl. v1.14.2 is the
+# newest v1.14 patch whose source the Go module proxy reachable here serves (v1.14.3 is listed
+# but its source is refused with 403).
 CLUSTER_API_VERSION = "v1.14.2"
+# The development provider CAPD (in-memory and docker backends) lives in the separate module
+# `sigs.k8s.io/cluster-api/test`, whose v1.14.1 and v1.14.2 sources are not served by the module
+# proxy reachable here; v1.14.0 is. CAPD is therefore v1.14.0 code (and CRDs) compiled against the
+# v1.14.2 root module (API types, controller-runtime, version stamp).
+CLUSTER_API_TEST_VERSION = "v1.14.0"
 
 # Management cluster components of the embedded type (built from the Go modules).
 KUBERNETES_MANAGEMENT_VERSION = "v1.36.5"
@@ -35,8 +40,26 @@ CAPI_MANAGEMENT_MINOR_RANGE = ("1.33", "1.37")
 # Go toolchain floor for building the embedded components (cluster-api v1.14 needs Go 1.26).
 GO_MIN_VERSION = "1.26.0"
 
+# Providers installed into a management cluster (role scs.kaas.capi_providers). Each is built into
+# a local clusterctl repository from the pinned Go module's own config/ (see docs/providers.md).
+# cert-manager: the default of clusterctl v1.14.2 (cmd/clusterctl/client/config/cert_manager_client.go).
+CERT_MANAGER_VERSION = "v1.21.1"
+# OpenStack Resource Controller: the version CAPO v0.14.7's go.mod requires.
+ORC_VERSION = "v2.4.0"
+# Cluster API add-on provider Helm (CAAPH): v0.5.x implements the v1beta2 contract.
+CAAPH_VERSION = "v0.5.3"
+# SCS cluster-stack operator (optional; applied as plain manifests, not through clusterctl).
+CSO_VERSION = "v0.1.0-alpha.7"
+
+# Management cluster types k3s and kind (checksums: plugins/module_utils/artifacts.py).
+K3S_VERSION = "v1.34.4+k3s1"
+KIND_VERSION = "v0.33.0"
+# The default node image of kind v0.33.0 (sigs.k8s.io/kind pkg/apis/config/defaults/image.go).
+KIND_NODE_IMAGE = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"
+
 PINS = {
     "cluster_api": {"version": CLUSTER_API_VERSION},
+    "cluster_api_test": {"version": CLUSTER_API_TEST_VERSION},
     "kubernetes_management": {"version": KUBERNETES_MANAGEMENT_VERSION},
     "etcd": {"version": ETCD_VERSION},
     "capo": {"version": CAPO_VERSION},
@@ -44,4 +67,10 @@ PINS = {
     "capi_workload_minor_range": list(CAPI_WORKLOAD_MINOR_RANGE),
     "capi_management_minor_range": list(CAPI_MANAGEMENT_MINOR_RANGE),
     "go": {"min_version": GO_MIN_VERSION},
+    "cert_manager": {"version": CERT_MANAGER_VERSION},
+    "orc": {"version": ORC_VERSION},
+    "caaph": {"version": CAAPH_VERSION},
+    "cso": {"version": CSO_VERSION},
+    "k3s": {"version": K3S_VERSION},
+    "kind": {"version": KIND_VERSION, "node_image": KIND_NODE_IMAGE},
 }

@@ -1,0 +1,180 @@
+# scs.kaas developer entry points. `make help` lists the targets.
+# Every target creates the virtual environment and the collection tree on first use.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# Interpreter used to create the venv, the venv itself, and the Python version ansible-test uses.
+PYTHON ?= python3
+VENV ?= .venv
+TEST_PYTHON ?= 3.11
+# Venv of `make test-newest` (inside .venv, so git, the collection build and ansible-lint ignore it).
+NEWEST_VENV ?= .venv/newest
+# The `ansible` wheel whose bundled kubernetes.core / openstack.cloud we use (never installed).
+ANSIBLE_WHEEL_VERSION ?= 14.5.0
+CACHE_DIR ?= $(or $(SCS_KAAS_CACHE_DIR),$(HOME)/.cache/scs-kaas)
+
+VENV_DIR := $(abspath $(VENV))
+VPY := $(VENV_DIR)/bin/python
+COLLECTIONS_DIR := $(VENV_DIR)/collections
+VENV_STAMP := $(VENV_DIR)/.scs-kaas-requirements
+COLLECTIONS_STAMP := $(COLLECTIONS_DIR)/.scs-kaas-ansible-$(ANSIBLE_WHEEL_VERSION)
+BINARIES_SCRIPT := roles/management_cluster/files/embedded/build-binaries.py
+DEMO_PLAYBOOK := playbooks/demo.yml
+DEMO_INVENTORY := inventories/demo
+
+export PATH := $(VENV_DIR)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
+export PYTHONPATH := $(COLLECTIONS_DIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# Stages of `make test`, in order. Each runs as `make <stage>`; all run even after a failure,
+# and `make test` fails if any failed (see the summary it prints).
+TEST_STAGES ?= build changelog lint sanity units tooling binaries e2e molecule
+
+STAGE_LOG = $(VENV_DIR)/.stage-log
+now = $$(date '+%Y-%m-%d %H:%M:%S')
+
+.PHONY: help venv collections test test-newest demo lint sanity units tooling e2e molecule \
+	binaries build changelog clean _stages
+
+help:
+	@echo "make demo         run playbooks/demo.yml against inventories/demo"
+	@echo "make test         everything CI runs: $(TEST_STAGES)"
+	@echo "make test-newest  the same with the newest ansible-core on Python >= 3.12 (venv .venv/newest)"
+	@echo "make lint | sanity | units | tooling | e2e | molecule | binaries | build | changelog"
+	@echo "make venv | collections | clean"
+
+# ---------------------------------------------------------------------------------------------
+# Environment: venv, collections from the ansible wheel, offline pip bootstrap for ansible-test.
+
+$(VENV_STAMP): requirements/runtime.txt requirements/test.txt
+	@echo "[$(now)] venv: $(VENV_DIR)"
+	@if [ ! -x "$(VPY)" ]; then $(PYTHON) -m venv "$(VENV_DIR)"; fi
+	@"$(VPY)" -m pip install --quiet --upgrade pip
+	@"$(VPY)" -m pip install --quiet -r requirements/test.txt
+	@touch "$@"
+
+$(COLLECTIONS_STAMP): $(VENV_STAMP) .ci/lib/fetch-collections.py
+	@"$(VPY)" .ci/lib/fetch-collections.py "$(ANSIBLE_WHEEL_VERSION)" "$(CACHE_DIR)/wheels" \
+		"$(COLLECTIONS_DIR)" "$(CURDIR)"
+	@touch "$@"
+
+venv: $(VENV_STAMP)
+
+collections: $(COLLECTIONS_STAMP)
+	@# The link may point at another checkout after a copy/move of the venv; fix it cheaply.
+	@if [ "$$(readlink -f "$(COLLECTIONS_DIR)/ansible_collections/scs/kaas")" != "$$(readlink -f "$(CURDIR)")" ]; then \
+		"$(VPY)" .ci/lib/fetch-collections.py "$(ANSIBLE_WHEEL_VERSION)" "$(CACHE_DIR)/wheels" \
+			"$(COLLECTIONS_DIR)" "$(CURDIR)"; fi
+
+# ---------------------------------------------------------------------------------------------
+# make test: every stage, a timestamped line per stage, a summary, non-zero exit on any failure.
+
+test: collections
+	@rm -f "$(STAGE_LOG)"
+	@$(MAKE) _stages
+	@echo "[$(now)] summary (stage, result, seconds):"
+	@column -t "$(STAGE_LOG)" 2>/dev/null | sed 's/^/    /' || sed 's/^/    /' "$(STAGE_LOG)"
+	@if grep -qv ' ok ' "$(STAGE_LOG)"; then \
+		echo "[$(now)] make test: FAILED stages: $$(grep -v ' ok ' "$(STAGE_LOG)" | cut -d' ' -f1 | tr '\n' ' ')"; exit 1; \
+	else echo "[$(now)] make test: all stages passed"; fi
+
+_stages:
+	@for stage in $(TEST_STAGES); do \
+		start=$$(date +%s); \
+		echo "[$(now)] ==> stage $$stage: start"; \
+		if $(MAKE) $$stage; then result=ok; else result="FAILED(rc=$$?)"; fi; \
+		secs=$$(( $$(date +%s) - start )); \
+		echo "[$(now)] <== stage $$stage: $$result after $${secs}s"; \
+		echo "$$stage $$result $$secs" >> "$(STAGE_LOG)"; \
+	done
+
+# Newest ansible-core on the newest Python >= 3.12 found (pyenv or PATH); not part of CI.
+test-newest:
+	@py=""; for v in 3.13 3.12; do \
+		for cand in $$(pyenv which python$$v 2>/dev/null) $$(command -v python$$v 2>/dev/null) \
+				$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/$$v*/bin/python$$v 2>/dev/null | sort -rV); do \
+			if "$$cand" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then py=$$cand; pyv=$$v; break 2; fi; \
+		done; \
+	done; \
+	if [ -z "$$py" ]; then echo "test-newest: no Python >= 3.12 found (tried pyenv which python3.13/3.12, PATH and pyenv's versions/3.13*, 3.12*)"; exit 1; fi; \
+	echo "[$(now)] test-newest: using $$py"; \
+	$(MAKE) VENV=$(NEWEST_VENV) PYTHON="$$py" TEST_PYTHON=$$pyv venv && \
+	$(NEWEST_VENV)/bin/python -m pip install --quiet --upgrade ansible-core && \
+	echo "[$(now)] test-newest: $$($(NEWEST_VENV)/bin/ansible --version | head -1)" && \
+	$(MAKE) VENV=$(NEWEST_VENV) PYTHON="$$py" TEST_PYTHON=$$pyv test
+
+# ---------------------------------------------------------------------------------------------
+# Stages
+
+build: collections
+	@mkdir -p build
+	@rm -f build/scs-kaas-*.tar.gz
+	ansible-galaxy collection build --force --output-path build .
+
+changelog: collections
+	antsibull-changelog lint
+
+lint: collections
+	ansible-lint --profile production
+
+# ansible-test needs a real .../ansible_collections/scs/kaas directory (symlinks are rejected):
+# run it in a copy of the tree without .git, venvs and build output; the dependency
+# collections are copied beside it.
+ANSIBLE_TEST_EXCLUDES := --exclude=./.git --exclude=./.venv --exclude=./build \
+	--exclude=./collections --exclude=./tests/output --exclude=./.pytest_cache --exclude=./.state \
+	--exclude=./.ansible --exclude=./benchmarks/results --exclude='./*.tar.gz' --exclude='__pycache__'
+define ansible_test
+	@"$(VPY)" .ci/lib/seed-get-pip.py "$(VPY)"
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/scs-kaas-ansible-test.XXXXXX"); \
+	trap 'rm -rf "$$tmp"' EXIT; \
+	dest="$$tmp/ansible_collections/scs/kaas"; mkdir -p "$$dest"; \
+	tar -C "$(CURDIR)" $(ANSIBLE_TEST_EXCLUDES) -cf - . | tar -C "$$dest" -xf -; \
+	cp -a "$(COLLECTIONS_DIR)/ansible_collections/kubernetes" "$(COLLECTIONS_DIR)/ansible_collections/openstack" \
+		"$$tmp/ansible_collections/"; \
+	core=$$("$(VPY)" -c 'from ansible.release import __version__ as v; print(".".join(v.split(".")[:2]))'); \
+	if [ ! -e "$$dest/tests/sanity/ignore-$$core.txt" ]; then cp "$$dest/tests/sanity/ignore-2.19.txt" "$$dest/tests/sanity/ignore-$$core.txt"; fi; \
+	cd "$$dest" && echo "[$(now)] ansible-test $(1) in $$dest (ansible-core $$core)" && \
+	ANSIBLE_COLLECTIONS_PATH="$$tmp" PYTHONPATH= ansible-test $(1) --color no --python $(TEST_PYTHON) $(2)
+endef
+
+# Extra arguments, e.g. `make sanity ANSIBLE_TEST_ARGS="--test pylint plugins/modules/k8s_version.py"`.
+ANSIBLE_TEST_ARGS ?=
+
+sanity: collections
+	$(call ansible_test,sanity,$(ANSIBLE_TEST_ARGS))
+
+units: collections
+	$(call ansible_test,units,$(ANSIBLE_TEST_ARGS))
+
+# Tool-level checks (ansible-doc renders every module, ...): no cluster needed.
+tooling: collections
+	"$(VPY)" -m pytest -ra -p no:cacheprovider tests/tooling
+
+binaries: collections
+	@if [ ! -f "$(BINARIES_SCRIPT)" ]; then \
+		echo "binaries: $(BINARIES_SCRIPT) does not exist yet; the embedded management cluster cannot be built."; \
+		exit 1; fi
+	"$(VPY)" "$(BINARIES_SCRIPT)"
+
+# NETNS=1 runs e2e/molecule in a private network namespace (needs root and `unshare`): the
+# embedded cluster's in-memory backend binds fixed ports, so parallel runs must be kept apart.
+IN_NETNS = $(if $(filter 1,$(NETNS)),unshare --net bash -c 'ip link set lo up && exec "$$0" "$$@"')
+
+e2e: collections
+	$(IN_NETNS) "$(VPY)" -m pytest -ra -p no:cacheprovider tests/e2e
+
+molecule: collections
+	$(IN_NETNS) molecule test --all
+
+demo: collections
+	@missing=""; for f in "$(DEMO_PLAYBOOK)" "$(DEMO_INVENTORY)"; do [ -e "$$f" ] || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then echo "demo: missing:$$missing (not written yet)"; exit 1; fi
+	ansible-playbook -i "$(DEMO_INVENTORY)" "$(DEMO_PLAYBOOK)"
+
+clean:
+	rm -rf build tests/output .pytest_cache .ansible molecule/*/.molecule
+	find . -name __pycache__ -type d -not -path './.venv*' -prune -exec rm -rf {} +

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Benchmark of the embedded management cluster (a script, not a test).
+
+Measures, on this machine:
+  * ensure_binaries() with a warm cache,
+  * cold start (new state dir: PKI, empty etcd, CRDs) and warm start (stopped cluster, same state
+    dir) until every component is healthy,
+  * a workload cluster on the in-memory backend: create (1 CP + 1 worker) to Available, scale
+    workers 1 -> 2, upgrade one minor (every machine replaced), delete (every owned object gone),
+  * peak RSS (VmHWM from /proc/<pid>/status) of every process the runtime started,
+and prints a table. The in-memory backend binds fixed ports (19000, 20000+), so run it in a
+private network namespace when anything else may use them:
+
+    unshare --net bash -c 'ip link set lo up && .venv/bin/python benchmarks/embedded.py'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "e2e"))
+
+import helpers  # noqa: E402
+
+helpers.ensure_collection_path()
+
+from ansible_collections.scs.kaas.plugins.module_utils import pins  # noqa: E402
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime  # noqa: E402
+
+NAMESPACE = "bench"
+NAME = "bench"
+
+
+def timed(label, results, fn):
+    start = time.time()
+    value = fn()
+    results.append((label, time.time() - start))
+    print("%-44s %8.1f s" % (label, results[-1][1]), flush=True)
+    return value
+
+
+def lifecycle(mc, results):
+    old, new = pins.WORKLOAD_KUBERNETES_VERSIONS[0], pins.WORKLOAD_KUBERNETES_VERSIONS[1]
+    helpers.apply_fixture_class(mc, NAMESPACE)
+
+    def create():
+        mc.kubectl("apply", "--server-side", "--field-manager=scs-kaas-bench", "-f", "-",
+                   input=helpers.fixture_cluster(NAMESPACE, NAME, old, 1))
+        helpers.wait_for("Available", lambda: helpers.cluster_available(mc, NAMESPACE, NAME)
+                         and helpers.machines_running(mc, NAMESPACE, NAME, 2, old), 300, 0.5, mc.diagnostics)
+
+    def scale():
+        mc.kubectl("patch", "cluster", NAME, "-n", NAMESPACE, "--type=json", "-p", json.dumps(
+            [{"op": "replace", "path": "/spec/topology/workers/machineDeployments/0/replicas", "value": 2}]))
+        helpers.wait_for("scaled", lambda: helpers.cluster_available(mc, NAMESPACE, NAME)
+                         and helpers.machines_running(mc, NAMESPACE, NAME, 3, old), 180, 0.5, mc.diagnostics)
+
+    def upgrade():
+        before = set(m["metadata"]["name"] for m in helpers.machines(mc, NAMESPACE, NAME))
+        mc.kubectl("patch", "cluster", NAME, "-n", NAMESPACE, "--type=merge", "-p",
+                   json.dumps({"spec": {"topology": {"version": new}}}))
+
+        def done():
+            items = helpers.machines_running(mc, NAMESPACE, NAME, 3, new)
+            if not items or set(m["metadata"]["name"] for m in items) & before:
+                return False
+            rolling = helpers.condition(helpers.get_cluster(mc, NAMESPACE, NAME), "RollingOut")
+            return helpers.cluster_available(mc, NAMESPACE, NAME) and (rolling is None or rolling["status"] == "False")
+
+        helpers.wait_for("upgraded", done, 600, 0.5, mc.diagnostics)
+
+    def delete():
+        mc.kubectl("delete", "cluster", NAME, "-n", NAMESPACE, "--wait=false")
+        api = mc.custom_objects()
+
+        def gone():
+            for plural in ("clusters", "machines", "machinesets", "machinedeployments"):
+                if api.list_namespaced_custom_object("cluster.x-k8s.io", "v1beta2", NAMESPACE, plural)["items"]:
+                    return False
+            for group, plural in (("controlplane.cluster.x-k8s.io", "kubeadmcontrolplanes"),
+                                  ("infrastructure.cluster.x-k8s.io", "devmachines"),
+                                  ("infrastructure.cluster.x-k8s.io", "devclusters")):
+                if api.list_namespaced_custom_object(group, "v1beta2", NAMESPACE, plural)["items"]:
+                    return False
+            return True
+
+        helpers.wait_for("deleted", gone, 180, 0.5, mc.diagnostics)
+
+    timed("create 1 CP + 1 worker -> Available", results, create)
+    timed("scale workers 1 -> 2", results, scale)
+    timed("upgrade %s -> %s (all machines replaced)" % (old, new), results, upgrade)
+    timed("delete (every owned object gone)", results, delete)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--state-dir", help="state directory (default: a new temporary one, removed afterwards)")
+    parser.add_argument("--skip-lifecycle", action="store_true", help="only measure starts")
+    args = parser.parse_args()
+
+    results = []
+    build = timed("ensure_binaries (warm cache)", results, lambda: helpers.ensure_binaries(log=lambda m: None))
+    if build.get("built"):
+        print("note: ensure_binaries built %s: the cache was not warm" % build["built"])
+    state_dir = args.state_dir or tempfile.mkdtemp(prefix="scs-kaas-bench-")
+    mc = helpers.ManagementCluster(state_dir, build)
+    peaks = {}
+    try:
+        timed("cold start (new state dir) -> healthy", results, mc.start)
+        timed("stop", results, mc.stop)
+        timed("warm start (existing state dir) -> healthy", results, mc.start)
+        print("warm start steps: %s" % json.dumps(mc.last_start["timings"]), flush=True)
+        timed("second start (no-op)", results, mc.start)
+        if not args.skip_lifecycle:
+            lifecycle(mc, results)
+        for name, pid in sorted(mc.started_pids().items()):
+            peaks[name] = (runtime.proc_status_kb(pid, "VmHWM"), runtime.proc_status_kb(pid, "VmRSS"))
+    finally:
+        mc.stop()
+        left = mc.leftover_processes()
+        if not args.state_dir:
+            shutil.rmtree(state_dir, ignore_errors=True)
+    print()
+    print("%-44s %10s" % ("step", "seconds"))
+    for label, secs in results:
+        print("%-44s %10.1f" % (label, secs))
+    print()
+    print("%-32s %14s %14s" % ("process", "peak RSS (MB)", "RSS end (MB)"))
+    for name, (hwm, rss) in peaks.items():
+        print("%-32s %14.0f %14.0f" % (name, (hwm or 0) / 1024.0, (rss or 0) / 1024.0))
+    print("%-32s %14.0f" % ("sum of peaks", sum((h or 0) for h, _r in peaks.values()) / 1024.0))
+    if left:
+        print("ERROR: processes left after stop: %r" % left)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

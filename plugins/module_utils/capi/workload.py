@@ -1,0 +1,353 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Reconcile many workload clusters in one process (used by the workload_cluster module).
+
+Order for every batch: pure validation of every spec; read-only reads (one LIST of Clusters and
+one LIST of ClusterClasses per namespace); cluster-dependent validation; then, concurrently
+(threads), apply (only where the owned fields differ; a server-side dry run always precedes a
+real write, so webhook errors never cost a write), wait and write kubeconfigs. A spec that fails
+any check gets no write at all.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.scs.kaas.plugins.module_utils.capi import topology, validation
+from ansible_collections.scs.kaas.plugins.module_utils.kube import apply as kube_apply
+from ansible_collections.scs.kaas.plugins.module_utils.kube import wait as kube_wait
+from ansible_collections.scs.kaas.plugins.module_utils.kube.client import KubeError
+
+OWNED_KINDS = (
+    ("cluster.x-k8s.io", "Machine"),
+    ("cluster.x-k8s.io", "MachineSet"),
+    ("cluster.x-k8s.io", "MachineDeployment"),
+    ("cluster.x-k8s.io", "MachinePool"),
+    ("controlplane.cluster.x-k8s.io", "KubeadmControlPlane"),
+)
+
+
+class ClusterResult(object):
+    """Outcome for one cluster (one inventory host)."""
+
+    def __init__(self, key, var_name):
+        self.key = key
+        self.var_name = var_name
+        self.changed = False
+        self.failed = False
+        self.msg = ""
+        self.errors = []
+        self.summary = None
+        self.problems = []
+        self.diff = None
+        self.stale_fields = []
+        self.blockers = []
+        self.kubeconfig_path = None
+        self.action = "none"
+
+    def fail(self, msg, errors=None):
+        self.failed = True
+        self.errors = list(errors or [msg])
+        self.msg = msg
+
+    def as_dict(self):
+        out = {
+            "changed": self.changed, "failed": self.failed, "msg": self.msg, "errors": self.errors,
+            "action": self.action, "cluster": self.summary, "problems": self.problems,
+            "stale_fields": self.stale_fields,
+        }
+        if self.diff is not None:
+            out["diff"] = self.diff
+        if self.blockers:
+            out["blockers"] = self.blockers
+        if self.kubeconfig_path:
+            out["kubeconfig_path"] = self.kubeconfig_path
+        return out
+
+
+class WorkloadClusters(object):
+    """Reconcile a batch of cluster specs against one management cluster."""
+
+    def __init__(self, client, check_mode=False, diff=False, wait=True, wait_timeout=900,
+                 force_delete_protected=False, kubeconfig_dir=None, parallel=8):
+        self.client = client
+        self.check_mode = check_mode
+        self.want_diff = diff
+        self.wait = wait
+        self.wait_timeout = wait_timeout
+        self.force = force_delete_protected
+        self.kubeconfig_dir = kubeconfig_dir
+        self.parallel = max(1, parallel)
+        self.clusters = client.resource("cluster.x-k8s.io/v1beta2", "Cluster")
+        self.classes_res = client.resource("cluster.x-k8s.io/v1beta2", "ClusterClass")
+        self._live = {}
+        self._classes = {}
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def _live_clusters(self, namespace):
+        if namespace not in self._live:
+            items = self.client.list(self.clusters, namespace).get("items", [])
+            self._live[namespace] = {i["metadata"]["name"]: i for i in items}
+        return self._live[namespace]
+
+    def _cluster_classes(self, namespace):
+        if namespace not in self._classes:
+            items = self.client.list(self.classes_res, namespace).get("items", [])
+            self._classes[namespace] = {i["metadata"]["name"]: i for i in items}
+        return self._classes[namespace]
+
+    # -- batch -----------------------------------------------------------------------------
+
+    def run(self, entries, state="present"):
+        """entries: list of (key, raw_spec, var_name). Returns list of ClusterResult in order."""
+        results, work = [], []
+        for key, raw, var_name in entries:
+            res = ClusterResult(key, var_name)
+            results.append(res)
+            if state == "present":
+                spec, errors = validation.normalize_spec(raw, var_name, default_name=None)
+            else:
+                spec, errors = self._absent_spec(raw, var_name)
+            if errors:
+                res.fail("invalid workload cluster spec: %s" % "; ".join(errors), errors)
+                continue
+            res.key = key or "%s/%s" % (spec["namespace"], spec["name"])
+            work.append((res, spec))
+        # names must be unique in the batch
+        seen = {}
+        for res, spec in list(work):
+            ident = (spec["namespace"], spec["name"])
+            if ident in seen:
+                res.fail("%s.name: '%s' is used by %s too; each cluster needs its own name in a namespace"
+                         % (res.var_name, spec["name"], seen[ident]))
+                work.remove((res, spec))
+            else:
+                seen[ident] = res.key
+        ready = []
+        for res, spec in work:
+            try:
+                live = self._live_clusters(spec["namespace"]).get(spec["name"])
+                if state == "present":
+                    errors = self._check_cluster_dependent(spec, live)
+                    if errors:
+                        res.fail("invalid workload cluster spec: %s" % "; ".join(errors), errors)
+                        continue
+                ready.append((res, spec, live))
+            except KubeError as exc:
+                res.fail("reading the management cluster failed: %s" % exc)
+        handler = self._present if state == "present" else self._absent
+        if len(ready) <= 1 or self.parallel == 1:
+            for item in ready:
+                self._guard(handler, *item)
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.parallel, len(ready))) as pool:
+                list(pool.map(lambda item: self._guard(handler, *item), ready))
+        return results
+
+    @staticmethod
+    def _guard(handler, res, spec, live):
+        try:
+            handler(res, spec, live)
+        except KubeError as exc:
+            res.fail("Kubernetes API error for %s/%s: %s" % (spec["namespace"], spec["name"], exc))
+        except (OSError, IOError) as exc:
+            res.fail("local error for %s/%s: %s" % (spec["namespace"], spec["name"], exc))
+
+    @staticmethod
+    def _absent_spec(raw, var_name):
+        errors = validation._Errors()  # pylint: disable=protected-access
+        if not isinstance(raw, dict):
+            return None, ["%s: %r is not a mapping" % (var_name, raw)]
+        name, namespace = raw.get("name"), raw.get("namespace", "default")
+        validation.check_rfc1123_label(errors, var_name + ".name", name, "cluster name")
+        validation.check_rfc1123_label(errors, var_name + ".namespace", namespace, "namespace")
+        return {"name": name, "namespace": namespace, "var_name": var_name}, errors.messages
+
+    def _check_cluster_dependent(self, spec, live):
+        class_ns = spec.get("class_namespace") or spec["namespace"]
+        available = self._cluster_classes(class_ns)
+        errors = validation.check_against_class(spec, available.get(spec["class"]), available.keys())
+        errors += validation.check_against_live(spec, live)
+        if live is not None and (live.get("metadata") or {}).get("deletionTimestamp"):
+            errors.append("%s.name: '%s' is being deleted on the management cluster; wait until it is gone "
+                          "before creating it again" % (spec["var_name"], spec["name"]))
+        return errors
+
+    # -- present ---------------------------------------------------------------------------
+
+    def _present(self, res, spec, live):
+        desired = topology.build_cluster(spec)
+        try:
+            outcome = kube_apply.reconcile(self.client, desired, live, check_mode=self.check_mode)
+        except KubeError as exc:
+            if exc.status in (400, 403, 409, 422):
+                res.fail("the management cluster rejected %s/%s (server-side dry run, nothing written): %s"
+                         % (spec["namespace"], spec["name"], exc.message))
+                return
+            raise
+        res.changed = outcome["changed"]
+        res.stale_fields = outcome["stale_fields"]
+        res.action = ("create" if live is None else "update") if res.changed else "none"
+        if self.want_diff:
+            res.diff = {"before": outcome["before"] if live is not None else {}, "after": outcome["after"]}
+        obj = outcome["object"]
+        if self.check_mode or obj is None:
+            res.summary = topology.summarize(obj or desired)
+            return
+        if self.wait and not spec.get("paused"):
+            ok, obj, problems = kube_wait.wait_for(
+                self.client, self.clusters, spec["name"], spec["namespace"],
+                topology.convergence_problems, self.wait_timeout, initial=obj)
+            res.problems = problems
+            if not ok:
+                res.summary = topology.summarize(obj) if obj else None
+                res.fail("cluster %s/%s did not converge within %ss: %s" % (
+                    spec["namespace"], spec["name"], self.wait_timeout,
+                    "; ".join("%s=%s (%s) %s" % (p["type"], p["status"], p["reason"], p["message"]) for p in problems)))
+                return
+        else:
+            res.problems = topology.convergence_problems(obj)
+        res.summary = topology.summarize(obj)
+        if self.kubeconfig_dir and not res.problems:
+            self._write_kubeconfig(res, spec)
+
+    def _write_kubeconfig(self, res, spec):
+        secret = self.client.get(self.client.resource("v1", "Secret"), "%s-kubeconfig" % spec["name"], spec["namespace"])
+        if secret is None or "value" not in (secret.get("data") or {}):
+            res.fail("Secret %s/%s-kubeconfig has no kubeconfig yet" % (spec["namespace"], spec["name"]))
+            return
+        content = base64.b64decode(secret["data"]["value"])
+        path = os.path.join(self.kubeconfig_dir, "%s-%s.kubeconfig" % (spec["namespace"], spec["name"]))
+        res.kubeconfig_path = path
+        try:
+            with open(path, "rb") as handle:
+                if handle.read() == content and (os.stat(path).st_mode & 0o777) == 0o600:
+                    return
+        except (IOError, OSError):
+            pass
+        if not os.path.isdir(self.kubeconfig_dir):
+            os.makedirs(self.kubeconfig_dir, 0o700)
+        fd, tmp = tempfile.mkstemp(dir=self.kubeconfig_dir, prefix=".kubeconfig-")
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, content)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+        res.changed = True
+
+    # -- absent ----------------------------------------------------------------------------
+
+    def _absent(self, res, spec, live):
+        name, namespace = spec["name"], spec["namespace"]
+        if live is None:
+            res.summary = None
+            return
+        if topology.is_protected(live) and not self.force:
+            res.summary = topology.summarize(live)
+            res.fail("cluster %s/%s is protected (annotation %s=\"true\", set by %s.protected); not deleting it. "
+                     "Set protected: false and apply, or pass force_delete_protected: true"
+                     % (namespace, name, topology.PROTECTED_ANNOTATION, spec["var_name"]))
+            return
+        res.changed = True
+        res.action = "delete"
+        if self.want_diff:
+            res.diff = {"before": kube_apply.project(live, {"metadata": {"name": 1, "namespace": 1}, "spec": live.get("spec")}),
+                        "after": {}}
+        if self.check_mode:
+            self.client.delete(self.clusters, name, namespace, dry_run=True)
+            res.summary = topology.summarize(live)
+            return
+        self.client.delete(self.clusters, name, namespace)
+        if not self.wait:
+            return
+        deadline = time.monotonic() + self.wait_timeout
+        gone, last = kube_wait.wait_gone(self.client, self.clusters, name, namespace, self.wait_timeout)
+        if not gone:
+            res.summary = topology.summarize(last)
+            res.blockers = self._deletion_blockers(last, name, namespace)
+            res.fail("cluster %s/%s was not deleted within %ss; blocked by: %s"
+                     % (namespace, name, self.wait_timeout, "; ".join(res.blockers) or "unknown"))
+            return
+        left = []
+        selector = "%s=%s" % (topology.CLUSTER_NAME_LABEL, name)
+        for group, kind in OWNED_KINDS:
+            try:
+                resource = self.client.resource(group, kind)
+                rest = kube_wait.wait_none_left(self.client, resource, namespace, selector,
+                                                max(1, deadline - time.monotonic()))
+            except KubeError as exc:
+                if exc.status != 404:
+                    raise
+                continue  # kind not served (e.g. MachinePool without its feature gate)
+            left += ["%s %s" % (kind, n) for n in rest]
+        infra = (live.get("spec") or {}).get("infrastructureRef") or {}
+        if infra.get("kind"):
+            try:
+                resource = self.client.resource(infra.get("apiGroup", ""), infra["kind"])
+                ok, _obj = kube_wait.wait_gone(self.client, resource, infra["name"], namespace,
+                                               max(1, deadline - time.monotonic()))
+                if not ok:
+                    left.append("%s %s" % (infra["kind"], infra["name"]))
+            except KubeError as exc:
+                if exc.status != 404:
+                    raise
+        ok, _obj = kube_wait.wait_gone(self.client, self.client.resource("v1", "Secret"), "%s-kubeconfig" % name,
+                                       namespace, max(1, deadline - time.monotonic()))
+        if not ok:
+            left.append("Secret %s-kubeconfig" % name)
+        if left:
+            res.blockers = left
+            res.fail("cluster %s/%s is gone but owned objects remain after %ss: %s"
+                     % (namespace, name, self.wait_timeout, ", ".join(left)))
+
+    def _deletion_blockers(self, cluster, name, namespace):
+        out = []
+        meta = cluster.get("metadata") or {}
+        if meta.get("finalizers"):
+            out.append("Cluster finalizers %s" % ", ".join(meta["finalizers"]))
+        deleting = topology.conditions_of(cluster).get("Deleting") or {}
+        if deleting.get("message"):
+            out.append("Deleting: %s" % deleting["message"].replace("\n", " "))
+        selector = "%s=%s" % (topology.CLUSTER_NAME_LABEL, name)
+        for group, kind in OWNED_KINDS:
+            try:
+                items = self.client.list(self.client.resource(group, kind), namespace, label_selector=selector).get("items", [])
+            except KubeError:
+                continue
+            for item in items:
+                imeta = item.get("metadata") or {}
+                note = "%s %s" % (kind, imeta.get("name"))
+                if imeta.get("finalizers"):
+                    note += " (finalizers: %s)" % ", ".join(imeta["finalizers"])
+                out.append(note)
+        return out
+
+
+def machine_counts(client, namespace=None):
+    """{(namespace, cluster): {'total': n, 'phases': {...}, 'versions': {...}}} from one LIST of Machines."""
+    res = client.resource("cluster.x-k8s.io/v1beta2", "Machine")
+    counts = {}
+    for item in client.list(res, namespace).get("items", []):
+        meta = item.get("metadata") or {}
+        key = (meta.get("namespace"), ((item.get("spec") or {}).get("clusterName")
+                                       or (meta.get("labels") or {}).get(topology.CLUSTER_NAME_LABEL)))
+        entry = counts.setdefault(key, {"total": 0, "control_plane": 0, "workers": 0, "phases": {}, "versions": {}})
+        entry["total"] += 1
+        if "cluster.x-k8s.io/control-plane" in (meta.get("labels") or {}):
+            entry["control_plane"] += 1
+        else:
+            entry["workers"] += 1
+        phase = (item.get("status") or {}).get("phase") or "Unknown"
+        entry["phases"][phase] = entry["phases"].get(phase, 0) + 1
+        version = (item.get("spec") or {}).get("version") or "unknown"
+        entry["versions"][version] = entry["versions"].get(version, 0) + 1
+    return counts

@@ -1,0 +1,262 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""A thin client for the management cluster over the ``kubernetes`` package's ApiClient.
+
+Why not DynamicClient: it runs API discovery (dozens of requests, or a cache file) before the
+first call. The kinds this collection touches are known, so their paths come from a table;
+anything else (e.g. the infrastructure kind a Cluster refers to) is looked up with a targeted
+discovery of one API group, cached per client.
+
+Identity: every request carries the user agent ``scs.kaas/<collection version>`` and every
+apply the field manager ``scs.kaas`` (see docs/architecture.md).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import threading
+
+try:
+    from urllib.parse import quote
+except ImportError:  # pragma: no cover - Python 2 is not supported, keeps sanity happy
+    from urllib import quote
+
+KUBERNETES_IMP_ERR = None
+try:
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes import watch as k8s_watch
+    HAS_KUBERNETES = True
+except ImportError:
+    import traceback
+    KUBERNETES_IMP_ERR = traceback.format_exc()
+    HAS_KUBERNETES = False
+
+COLLECTION_VERSION = "1.0.0"
+USER_AGENT = "scs.kaas/%s" % COLLECTION_VERSION
+FIELD_MANAGER = "scs.kaas"
+
+# (apiGroup, kind) -> (version, plural, namespaced)
+KNOWN_RESOURCES = {
+    ("", "Secret"): ("v1", "secrets", True),
+    ("", "Namespace"): ("v1", "namespaces", False),
+    ("", "ConfigMap"): ("v1", "configmaps", True),
+    ("cluster.x-k8s.io", "Cluster"): ("v1beta2", "clusters", True),
+    ("cluster.x-k8s.io", "ClusterClass"): ("v1beta2", "clusterclasses", True),
+    ("cluster.x-k8s.io", "Machine"): ("v1beta2", "machines", True),
+    ("cluster.x-k8s.io", "MachineSet"): ("v1beta2", "machinesets", True),
+    ("cluster.x-k8s.io", "MachineDeployment"): ("v1beta2", "machinedeployments", True),
+    ("cluster.x-k8s.io", "MachinePool"): ("v1beta2", "machinepools", True),
+    ("cluster.x-k8s.io", "MachineHealthCheck"): ("v1beta2", "machinehealthchecks", True),
+    ("controlplane.cluster.x-k8s.io", "KubeadmControlPlane"): ("v1beta2", "kubeadmcontrolplanes", True),
+    ("bootstrap.cluster.x-k8s.io", "KubeadmConfig"): ("v1beta2", "kubeadmconfigs", True),
+}
+
+
+class KubeError(Exception):
+    """An API error with the HTTP status, the API reason and the server's message."""
+
+    def __init__(self, status, reason, message, details=None):
+        super(KubeError, self).__init__("%s %s: %s" % (status, reason, message))
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.details = details or {}
+
+
+class Resource(object):
+    __slots__ = ("group", "version", "kind", "plural", "namespaced")
+
+    def __init__(self, group, version, kind, plural, namespaced):
+        self.group, self.version, self.kind = group, version, kind
+        self.plural, self.namespaced = plural, namespaced
+
+    @property
+    def api_version(self):
+        return "%s/%s" % (self.group, self.version) if self.group else self.version
+
+    def path(self, namespace=None, name=None):
+        base = "/apis/%s/%s" % (self.group, self.version) if self.group else "/api/%s" % self.version
+        if self.namespaced and namespace:
+            base += "/namespaces/%s" % quote(namespace, safe="")
+        base += "/" + self.plural
+        if name:
+            base += "/" + quote(name, safe="")
+        return base
+
+
+def split_api_version(api_version):
+    if "/" in api_version:
+        group, version = api_version.split("/", 1)
+        return group, version
+    return "", api_version
+
+
+class KubeClient(object):
+    """Requests against one management cluster; safe to share between threads."""
+
+    def __init__(self, kubeconfig=None, context=None, request_timeout=60, pool_size=32):
+        configuration = k8s_client.Configuration()
+        k8s_config.load_kube_config(config_file=kubeconfig, context=context,
+                                    client_configuration=configuration, persist_config=False)
+        configuration.connection_pool_maxsize = pool_size
+        self.api_client = k8s_client.ApiClient(configuration)
+        self.api_client.user_agent = USER_AGENT
+        self.request_timeout = request_timeout
+        self._discovered = {}
+        self._lock = threading.Lock()
+        self.requests = 0  # number of requests sent (for tests and benchmarks)
+
+    def close(self):
+        try:
+            self.api_client.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+    # -- low level -------------------------------------------------------------------------
+
+    def _serialize(self, method, path, query=None, body=None, content_type=None):
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+            # the REST layer JSON-encodes bodies sent as application/json; any other type is sent as is
+            if headers["Content-Type"] != "application/json" and not isinstance(body, (str, bytes)):
+                body = json.dumps(body)
+        query_params = [(k, v) for k, v in (query or {}).items() if v is not None]
+        return self.api_client.param_serialize(
+            method=method, resource_path=path, query_params=query_params,
+            header_params=headers, body=body, auth_settings=["BearerToken"])
+
+    def request(self, method, path, query=None, body=None, content_type=None, timeout=None):
+        """Send one request; return the decoded JSON body; raise KubeError for non-2xx."""
+        method, url, headers, body, _post = self._serialize(method, path, query, body, content_type)
+        with self._lock:
+            self.requests += 1
+        try:
+            resp = self.api_client.call_api(method, url, headers, body,
+                                            _request_timeout=timeout or self.request_timeout)
+        except k8s_client.ApiException as exc:  # connection-level errors surface here too
+            raise KubeError(getattr(exc, "status", 0) or 0, getattr(exc, "reason", "Error"), str(exc))
+        except Exception as exc:  # urllib3 errors: unreachable API server, TLS problems
+            raise KubeError(0, type(exc).__name__, str(exc))
+        data = resp.read()
+        try:
+            decoded = json.loads(data) if data else {}
+        except ValueError:
+            decoded = {"message": data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)}
+        if not 200 <= resp.status <= 299:
+            raise KubeError(resp.status, decoded.get("reason") or resp.reason,
+                            decoded.get("message") or str(decoded), decoded.get("details"))
+        return decoded
+
+    def stream(self, path, query, timeout):
+        """Open a streaming GET (used by kubernetes.watch.Watch); returns the raw response."""
+        method, url, headers, body, _post = self._serialize("GET", path, query)
+        with self._lock:
+            self.requests += 1
+        resp = self.api_client.rest_client.request(method, url, headers=headers, _request_timeout=timeout)
+        if not 200 <= resp.status <= 299:
+            data = resp.response.data
+            try:
+                decoded = json.loads(data)
+            except ValueError:
+                decoded = {}
+            raise KubeError(resp.status, decoded.get("reason") or resp.reason, decoded.get("message") or str(data))
+        return resp.response
+
+    # -- resources -------------------------------------------------------------------------
+
+    def resource(self, api_version_or_group, kind):
+        """Resource for ('cluster.x-k8s.io/v1beta2' or 'cluster.x-k8s.io', kind)."""
+        if "/" in api_version_or_group or api_version_or_group == "v1":
+            group, version = split_api_version(api_version_or_group)
+        else:
+            group, version = api_version_or_group, None
+        known = KNOWN_RESOURCES.get((group, kind))
+        if known and (version is None or version == known[0]):
+            return Resource(group, known[0], kind, known[1], known[2])
+        key = (group, version, kind)
+        if key in self._discovered:
+            return self._discovered[key]
+        if version is None and (group, kind) in self._discovered:
+            return self._discovered[(group, kind)]
+        if version is None:
+            info = self.request("GET", "/apis/%s" % group)
+            version = (info.get("preferredVersion") or {}).get("version")
+        path = "/apis/%s/%s" % (group, version) if group else "/api/%s" % version
+        for res in self.request("GET", path).get("resources", []):
+            if res.get("kind") == kind and "/" not in res.get("name", ""):
+                found = Resource(group, version, kind, res["name"], res.get("namespaced", True))
+                self._discovered[(group, version, kind)] = found
+                self._discovered.setdefault((group, kind), found)
+                return found
+        raise KubeError(404, "NotFound", "kind %s is not served by API group %s/%s" % (kind, group, version))
+
+    def get(self, resource, name, namespace=None):
+        """The object, or None when it does not exist."""
+        try:
+            return self.request("GET", resource.path(namespace, name))
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, resource, namespace=None, label_selector=None, field_selector=None):
+        return self.request("GET", resource.path(namespace), query={
+            "labelSelector": label_selector, "fieldSelector": field_selector})
+
+    def apply(self, obj, dry_run=False, force=True):
+        """Server-side apply under the field manager ``scs.kaas``; returns the resulting object."""
+        group, version = split_api_version(obj["apiVersion"])
+        resource = self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        query = {"fieldManager": FIELD_MANAGER, "force": "true" if force else None,
+                 "dryRun": "All" if dry_run else None}
+        return self.request("PATCH", resource.path(meta.get("namespace"), meta["name"]), query=query,
+                            body=json.dumps(obj), content_type="application/apply-patch+yaml")
+
+    def delete(self, resource, name, namespace=None, propagation="Background", dry_run=False):
+        """Delete; returns False when the object was already gone."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        try:
+            self.request("DELETE", resource.path(namespace, name), body=body,
+                         query={"dryRun": "All" if dry_run else None})
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def watch(self, resource, namespace=None, name=None, label_selector=None, resource_version=None,
+              timeout_seconds=60):
+        """Generator of watch events ({'type', 'object'}) via kubernetes.watch.Watch.
+
+        The server ends the watch after ``timeout_seconds``; ERROR events (410 Gone and others)
+        raise ``KubeError`` so callers can re-list and resume.
+        """
+        query = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "fieldSelector": "metadata.name=%s" % name if name else None,
+            "labelSelector": label_selector,
+            "resourceVersion": resource_version,
+            "timeoutSeconds": str(int(max(1, timeout_seconds))),
+        }
+        path = resource.path(namespace)
+
+        def _open(**kwargs):  # signature seen by Watch: only keyword arguments
+            return self.stream(path, query, timeout=(10, timeout_seconds + 15))
+
+        watcher = k8s_watch.Watch()
+        try:
+            for event in watcher.stream(_open, timeout_seconds=int(timeout_seconds)):
+                if not isinstance(event, dict):
+                    continue
+                yield {"type": event.get("type"), "object": event.get("raw_object") or event.get("object")}
+        except k8s_client.ApiException as exc:
+            raise KubeError(getattr(exc, "status", 0) or 0, "WatchError", str(exc))
+        finally:
+            watcher.stop()

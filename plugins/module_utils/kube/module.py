@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Shared base for modules that talk to a management cluster (kubeconfig/context options)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.scs.kaas.plugins.module_utils.kube import client as kube_client
+
+KUBECONFIG_ARGS = dict(
+    kubeconfig=dict(type="path"),
+    context=dict(type="str"),
+)
+
+
+class KaasModule(object):
+    """Subclasses set ``argument_spec`` (and optionally ``module_kwargs``) and implement ``run``."""
+
+    argument_spec = {}
+    module_kwargs = {}
+
+    def __init__(self):
+        spec = dict(KUBECONFIG_ARGS)
+        spec.update(self.argument_spec)
+        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **self.module_kwargs)
+        self.params = self.module.params
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            if not kube_client.HAS_KUBERNETES:
+                self.module.fail_json(msg=missing_required_lib("kubernetes"),
+                                      exception=kube_client.KUBERNETES_IMP_ERR)
+            try:
+                self._client = kube_client.KubeClient(self.params.get("kubeconfig"), self.params.get("context"))
+            except Exception as exc:  # config errors: missing file, unknown context
+                self.module.fail_json(msg="cannot load the management cluster kubeconfig: %s" % to_native(exc))
+        return self._client
+
+    def run(self):
+        raise NotImplementedError
+
+    def __call__(self):
+        try:
+            self.run()
+        except kube_client.KubeError as exc:
+            self.module.fail_json(msg="Kubernetes API error: %s" % to_native(exc), status=exc.status,
+                                  reason=exc.reason)
+        finally:
+            if self._client is not None:
+                self._client.close()

@@ -1,0 +1,123 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: embedded_build
+author: scs.kaas contributors (@SovereignCloudStack)
+version_added: 1.0.0
+short_description: Build or find the cached binaries of the embedded management cluster
+description:
+  - Builds etcd, kube-apiserver, kube-controller-manager, the Cluster API managers (core, kubeadm
+    bootstrap, kubeadm control plane), the development provider CAPD and clusterctl from the pinned
+    Go modules, each through a small wrapper Go module with committed C(go.mod) and C(go.sum).
+  - Binaries are stamped with their release versions and cached under
+    C(<cache_dir>/embedded/<component>/<version>-<key>/), where the key hashes the wrapper module,
+    the linker flags, the Go toolchain and the source edit step. A run that finds every binary in
+    the cache builds nothing and reports no change.
+  - Webhook servers of the Cluster API managers and the listeners of CAPD's in-memory backend are
+    bound to 127.0.0.1 by editing a build-time copy of the affected modules; the edit fails the
+    build if the expected upstream text is not found.
+  - Also returns the Go module cache directories of Cluster API, its test module and CAPO, whose
+    C(config/) trees hold the CRDs and webhook manifests.
+options:
+  source_dir:
+    description:
+      - Directory that holds the wrapper modules in its C(go/) subdirectory (the role passes its
+        C(files/embedded) directory).
+    type: path
+    required: true
+  cache_dir:
+    description:
+      - Cache directory; binaries go to its C(embedded/) subdirectory.
+      - Defaults to E(SCS_KAAS_CACHE_DIR), else C(~/.cache/scs-kaas).
+    type: path
+  components:
+    description: Components to build or find; all of them when omitted.
+    type: list
+    elements: str
+    choices: [etcd, kube-apiserver, kube-controller-manager, capi-manager, kubeadm-bootstrap-manager,
+              kubeadm-control-plane-manager, capd-manager, clusterctl]
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Reports in RV(built) what would be built; builds nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+notes:
+  - Needs a Go toolchain (at least the version in the collection's pins) on E(PATH), in
+    C(/usr/local/go/bin) or named by E(SCS_KAAS_GO), and access to a Go module proxy for the
+    first build. Go's module and build caches stay at Go's defaults.
+  - A cold build of everything takes many minutes (kube-apiserver alone several minutes on two cores).
+requirements:
+  - Go >= 1.26
+seealso:
+  - module: scs.kaas.embedded_cluster
+"""
+
+EXAMPLES = r"""
+- name: Build (or find cached) binaries
+  scs.kaas.embedded_build:
+    source_dir: "{{ role_path }}/files/embedded"
+  register: build
+
+- name: Only the etcd and kube-apiserver binaries, in a custom cache
+  scs.kaas.embedded_build:
+    source_dir: "{{ role_path }}/files/embedded"
+    cache_dir: /var/cache/scs-kaas
+    components: [etcd, kube-apiserver]
+"""
+
+RETURN = r"""
+binaries:
+  description: Component name to absolute path of its executable.
+  returned: always
+  type: dict
+  sample:
+    kube-apiserver: /home/user/.cache/scs-kaas/embedded/kube-apiserver/v1.36.5-6d8644f9bfd9f7f0/kube-apiserver
+module_dirs:
+  description: Go module cache directories of V(cluster-api), V(cluster-api-test) and V(cluster-api-provider-openstack).
+  returned: always
+  type: dict
+built:
+  description: Components built by this run (in check mode - that would be built).
+  returned: always
+  type: list
+  elements: str
+timings:
+  description: >-
+    Seconds per step - C(resolve) (per wrapper module), C(download) (modules fetched for the
+    packages, per wrapper module), C(build) (per component) and C(total).
+  returned: always
+  type: dict
+patched_sources:
+  description: Edited module copies used by this run's builds (module to directory).
+  returned: always
+  type: dict
+messages:
+  description: Progress messages.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible_collections.scs.kaas.plugins.module_utils.embedded.build import BuildModuleBase
+
+
+class EmbeddedBuildModule(BuildModuleBase):
+    pass
+
+
+def main():
+    EmbeddedBuildModule().main()
+
+
+if __name__ == "__main__":
+    main()

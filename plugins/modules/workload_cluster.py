@@ -1,0 +1,262 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: workload_cluster
+author: scs.kaas contributors (@SovereignCloudStack)
+version_added: 1.0.0
+short_description: Create, update, upgrade and delete Cluster API workload clusters
+description:
+  - Builds one topology C(Cluster) (C(cluster.x-k8s.io/v1beta2)) per spec from a ClusterClass of this
+    collection and applies it to the management cluster with server-side apply (field manager
+    C(scs.kaas), user agent C(scs.kaas/<version>)).
+  - Idempotent without writes - the fields this module owns are compared with the live object first;
+    when they match (and no field it used to own was dropped) no mutating request is sent.
+  - Every spec is validated before anything is written - names, versions and upgrade steps (patch
+    forward freely, one minor at a time, never down, only inside the Cluster API workload range),
+    control plane size, CIDR overlaps, autoscaler bounds, duplicate node groups, the ClusterClass and
+    its variables (read from the management cluster). Every real write is preceded by a server-side
+    dry run, so admission errors cost no write either. Errors name the inventory variable, the bad
+    value and what is valid.
+  - A version change and a class change in one spec are applied in one write, so CAPI replaces each
+    Machine once.
+  - With O(wait), waits with a watch until C(status.observedGeneration) caught up and the v1beta2
+    conditions C(Available), C(TopologyReconciled), C(ControlPlaneAvailable), C(WorkersAvailable),
+    C(ControlPlaneMachinesUpToDate), C(WorkerMachinesUpToDate) are true, C(RollingOut), C(ScalingUp),
+    C(ScalingDown) are false and replica counts and versions match the topology.
+  - Takes one cluster (O(cluster)) or many (O(clusters)); many are reconciled concurrently in one
+    process, which is how the C(workload_cluster) role handles a whole play at once.
+extends_documentation_fragment:
+  - scs.kaas.kubeconfig
+options:
+  cluster:
+    description:
+      - One workload cluster spec (see O(clusters) for the keys). Mutually exclusive with O(clusters).
+    type: dict
+  clusters:
+    description:
+      - Several workload cluster specs, reconciled concurrently.
+      - An item is either a spec or a mapping C({host, spec, var_name}); C(host) is the key of the
+        item's result in RV(clusters) (default C(<namespace>/<name>)), C(var_name) the variable named
+        in its error messages (default O(var_name)).
+      - "Spec keys: C(name), C(namespace) (default C(default)), C(kubernetes_version) (V(v1.34.4),
+        V(1.34.4) or a minor V(1.34) that resolves to the pinned patch), C(infrastructure)
+        (V(inmemory), V(docker), V(openstack)) and optional C(class_revision), or an explicit C(class),
+        optional C(class_namespace); C(control_plane) (C(replicas) odd, default 1, C(labels),
+        C(annotations), C(deletion), C(machine_health_check), C(variables)); C(node_groups), a list of
+        C(name), C(class) (default C(default-worker)), C(replicas) (default 1) or C(autoscaler)
+        C({min, max}), C(labels), C(annotations), C(taints) C([{key, value, effect}]),
+        C(failure_domain), C(variables), C(min_ready_seconds), C(rollout)
+        C({strategy, max_surge, max_unavailable}), C(deletion) C({node_drain_timeout,
+        node_volume_detach_timeout, node_deletion_timeout, order}), C(machine_health_check)
+        C({enabled, node_startup_timeout, unhealthy_node_conditions, unhealthy_machine_conditions,
+        max_in_flight, max_unhealthy, unhealthy_range}); C(network) C({pods, services, nodes,
+        service_domain, api_server_port}); C(api) C({cert_sans, oidc: {issuer_url, client_id,
+        username_claim, username_prefix, groups_claim, groups_prefix}}); C(variables) (further class
+        variables, verbatim); C(labels); C(annotations); C(paused); C(protected)."
+      - Durations are seconds or strings such as V(90s), V(5m), V(1h30m).
+    type: list
+    elements: dict
+  state:
+    description:
+      - V(present) creates or updates, V(absent) deletes (only C(name) and C(namespace) are needed).
+    type: str
+    choices: [present, absent]
+    default: present
+  wait:
+    description:
+      - Wait until the cluster converged (V(present)) or it and everything it owns is gone (V(absent)).
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait per cluster.
+    type: int
+    default: 900
+  force_delete_protected:
+    description:
+      - Delete clusters marked protected (annotation C(kaas.scs.community/protected=true), set from the
+        spec key C(protected)). Without it such a delete fails before anything is written.
+    type: bool
+    default: false
+  workload_kubeconfig_dir:
+    description:
+      - Write the kubeconfig of each converged cluster (Secret C(<name>-kubeconfig)) to
+        C(<dir>/<namespace>-<name>.kubeconfig) with mode 0600. Its content is never returned or logged.
+    type: path
+  var_name:
+    description: Inventory variable named in error messages, e.g. C(workload_cluster.node_groups[1].name).
+    type: str
+    default: workload_cluster
+  parallel:
+    description: Clusters reconciled at the same time.
+    type: int
+    default: 8
+attributes:
+  check_mode:
+    support: full
+    details: Server-side dry run (C(dryRun=All)); nothing is written.
+  diff_mode:
+    support: full
+    details: Before and after of the fields the module owns.
+notes:
+  - Requires the C(kubernetes) Python package on the host that runs the module.
+  - With O(clusters) the module itself fails only for problems that concern every cluster (such as an
+    unreachable management cluster); per-cluster failures are in RV(clusters) with C(failed=true).
+seealso:
+  - module: scs.kaas.workload_cluster_info
+  - module: scs.kaas.cluster_class
+"""
+
+EXAMPLES = r"""
+- name: One in-memory cluster with two workers
+  scs.kaas.workload_cluster:
+    kubeconfig: ~/.cache/scs-kaas/embedded/state/kubeconfig
+    cluster:
+      name: demo-1
+      infrastructure: inmemory
+      kubernetes_version: v1.34.4
+      control_plane:
+        replicas: 1
+      node_groups:
+        - name: md-0
+          replicas: 2
+          labels:
+            node-role.kubernetes.io/worker: ""
+          rollout:
+            max_surge: 1
+            max_unavailable: 0
+          deletion:
+            node_drain_timeout: 5m
+        - name: batch
+          autoscaler: {min: 0, max: 5}
+          taints:
+            - {key: dedicated, value: batch, effect: NoSchedule}
+      api:
+        cert_sans: [api.demo-1.example.com]
+      protected: true
+
+- name: Every cluster of the play at once (see role scs.kaas.workload_cluster)
+  scs.kaas.workload_cluster:
+    clusters: "{{ specs }}"
+  run_once: true
+  register: reconcile
+
+- name: Delete a protected cluster
+  scs.kaas.workload_cluster:
+    cluster: {name: demo-1}
+    state: absent
+    force_delete_protected: true
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any cluster changed (or would change, in check mode).
+  returned: always
+  type: bool
+cluster:
+  description: With O(cluster) - the status summary of the cluster (see RV(clusters)).
+  returned: when O(cluster) is used and it exists
+  type: dict
+clusters:
+  description:
+    - Result per cluster, keyed by C(host) (or C(<namespace>/<name>)).
+    - Each has C(changed), C(failed), C(msg), C(errors) (list), C(action) (V(create), V(update),
+      V(delete) or V(none)), C(cluster) (summary - name, namespace, class, kubernetes_version, phase,
+      paused, protected, available, control_plane/workers replica counts and versions, node_groups,
+      conditions with status, reason and message), C(problems) (failing conditions with reason and
+      message), C(stale_fields) (owned fields that were dropped), C(diff) (with --diff),
+      C(blockers) (what still blocks a delete) and C(kubeconfig_path).
+  returned: always
+  type: dict
+  sample:
+    demo-1:
+      changed: false
+      failed: false
+      action: none
+      cluster:
+        name: demo-1
+        kubernetes_version: v1.34.4
+        available: true
+failed_clusters:
+  description: Keys of the clusters that failed.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
+from ansible_collections.scs.kaas.plugins.module_utils.capi.workload import WorkloadClusters
+
+
+class WorkloadClusterModule(KaasModule):
+    argument_spec = dict(
+        cluster=dict(type="dict"),
+        clusters=dict(type="list", elements="dict"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=900),
+        force_delete_protected=dict(type="bool", default=False),
+        workload_kubeconfig_dir=dict(type="path"),
+        var_name=dict(type="str", default="workload_cluster"),
+        parallel=dict(type="int", default=8),
+    )
+    module_kwargs = dict(
+        mutually_exclusive=[("cluster", "clusters")],
+        required_one_of=[("cluster", "clusters")],
+    )
+
+    def _entries(self):
+        var_name = self.params["var_name"]
+        if self.params["cluster"] is not None:
+            return [(None, self.params["cluster"], var_name)]
+        entries = []
+        for index, item in enumerate(self.params["clusters"]):
+            if isinstance(item, dict) and "spec" in item:
+                entries.append((item.get("host"), item.get("spec"), item.get("var_name") or var_name))
+            else:
+                entries.append((None, item, "%s[%d]" % (var_name, index) if var_name == "clusters" else var_name))
+        return entries
+
+    def run(self):
+        engine = WorkloadClusters(
+            self.client, check_mode=self.module.check_mode, diff=self.module._diff,
+            wait=self.params["wait"], wait_timeout=self.params["wait_timeout"],
+            force_delete_protected=self.params["force_delete_protected"],
+            kubeconfig_dir=self.params["workload_kubeconfig_dir"], parallel=self.params["parallel"])
+        results = engine.run(self._entries(), self.params["state"])
+        by_key = {}
+        for index, res in enumerate(results):
+            by_key[res.key or "#%d" % index] = res.as_dict()
+        changed = any(r.changed for r in results)
+        failed = [k for k, r in zip(by_key, results) if r.failed]
+        out = dict(changed=changed, clusters=by_key, failed_clusters=failed)
+        if self.module._diff:
+            out["diff"] = [dict(before_header=key, after_header=key, before=r.diff["before"], after=r.diff["after"])
+                           for key, r in zip(by_key, results) if r.diff is not None and r.changed]
+        if self.params["cluster"] is not None:
+            res = results[0]
+            out["cluster"] = res.summary
+            if res.diff is not None:
+                out["diff"] = res.diff
+            for key in ("problems", "stale_fields", "blockers", "kubeconfig_path"):
+                value = getattr(res, key)
+                if value:
+                    out[key] = value
+            out["action"] = res.action
+            if res.failed:
+                self.module.fail_json(msg=res.msg, errors=res.errors, **out)
+        self.module.exit_json(**out)
+
+
+def main():
+    WorkloadClusterModule()()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Build (or find in the cache) the embedded management cluster's binaries without Ansible.
+
+Usage: build-binaries.py [--cache-dir DIR] [--check] [COMPONENT ...]
+
+Prints the result of ``ensure_binaries`` (binary paths, module dirs, timings, what was built)
+as JSON on stdout; progress goes to stderr. Exit status 1 on a build error.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD_PY = os.path.join(HERE, "..", "..", "..", "..", "plugins", "module_utils", "embedded", "build.py")
+
+
+def load_build():
+    spec = importlib.util.spec_from_file_location("scs_kaas_embedded_build", os.path.normpath(BUILD_PY))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main():
+    build = load_build()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache-dir", default=None,
+                        help="cache directory (default: $SCS_KAAS_CACHE_DIR or ~/.cache/scs-kaas)")
+    parser.add_argument("--check", action="store_true", help="only report what would be built")
+    parser.add_argument("components", nargs="*", metavar="COMPONENT",
+                        help="components to build (default: all): %s" % ", ".join(build.COMPONENT_NAMES))
+    args = parser.parse_args()
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    try:
+        result = build.ensure_binaries(HERE, cache_dir=args.cache_dir, components=args.components or None,
+                                       log=log, check_mode=args.check)
+    except build.BuildError as exc:
+        log("error: %s" % exc)
+        return 1
+    json.dump(result, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

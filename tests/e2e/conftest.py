@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Fixtures for end-to-end tests against the real embedded management cluster.
+
+Stable interface for every e2e test in this directory:
+
+``management_cluster`` (session)
+    Builds (or finds cached) binaries via ``plugins/module_utils/embedded/build.py`` and starts
+    the embedded management cluster (etcd, kube-apiserver, kube-controller-manager, CAPI core,
+    kubeadm bootstrap, kubeadm control plane, CAPD with the in-memory backend) in a temporary
+    state directory, with the default ports. Yields a :class:`helpers.ManagementCluster`:
+
+    - ``kubeconfig``, ``state_dir``, ``audit_log`` (paths), ``binaries`` (component -> path,
+      incl. ``clusterctl``), ``module_dirs``, ``ports``, ``last_start`` (start result);
+    - ``kubectl(*args, check=True, input=None, timeout=120)`` -> ``CompletedProcess`` (text);
+      ``kubectl_json(*args)`` -> parsed ``-o json`` output;
+    - ``clusterctl(*args)`` (``CLUSTERCTL_DISABLE_VERSIONCHECK=true``, the kubeconfig appended);
+    - ``api_client()`` -> ``kubernetes.client.ApiClient`` (user agent ``scs.kaas-e2e/1.0.0``),
+      ``custom_objects()`` -> ``CustomObjectsApi``;
+    - ``mark()`` -> marker; ``count_writes(user_agent_prefix, since=marker)`` -> number of
+      mutating requests (create/update/patch/delete/deletecollection, without ``dryRun=All``)
+      in the kube-apiserver audit log after the marker; ``writes(...)`` returns the events;
+    - ``stop()`` / ``start()`` (the session cluster is started again by the fixture's users
+      if they stop it: use ``fresh_management_cluster`` instead where possible).
+
+    At the end of the session it stops the cluster and asserts that no process is left.
+
+``fresh_management_cluster`` (function)
+    Stops the session cluster, starts a brand-new one in a new state directory (same ports),
+    yields it, stops it, and starts the session cluster again (its data survives). For tests
+    that need an empty cluster, e.g. restoring a ``clusterctl move`` backup.
+
+``ansible_env`` (session)
+    Environment for ``subprocess`` runs of ``ansible-playbook``: ``ANSIBLE_COLLECTIONS_PATH``
+    starts with a directory holding ``ansible_collections/scs/kaas`` -> this checkout, followed
+    by the venv's kubernetes.core/openstack.cloud; ``PATH`` starts with the venv's ``bin``.
+
+The in-memory backend binds fixed ports (19000, 20000+): run e2e tests in a private network
+namespace when anything else may run them at the same time::
+
+    unshare --net bash -c 'ip link set lo up && .venv/bin/python -m pytest tests/e2e'
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import helpers  # noqa: E402  (tests/e2e/helpers.py)
+
+helpers.ensure_collection_path()
+
+
+@pytest.fixture(scope="session")
+def embedded_build():
+    """The ``ensure_binaries`` result (binaries, module_dirs, timings, built)."""
+    return helpers.ensure_binaries()
+
+
+def _start(state_dir, build):
+    mc = helpers.ManagementCluster(str(state_dir), build)
+    try:
+        mc.start()
+    except Exception:
+        mc.stop()
+        raise
+    return mc
+
+
+def _stop_and_check(mc):
+    mc.stop()
+    left = mc.leftover_processes()
+    assert not left, "processes left after stop: %r" % left
+
+
+@pytest.fixture(scope="session")
+def management_cluster(tmp_path_factory, embedded_build):
+    mc = _start(tmp_path_factory.mktemp("embedded"), embedded_build)
+    yield mc
+    _stop_and_check(mc)
+
+
+@pytest.fixture
+def fresh_management_cluster(tmp_path_factory, embedded_build, management_cluster):
+    management_cluster.stop()
+    fresh = None
+    try:
+        fresh = _start(tmp_path_factory.mktemp("embedded-fresh"), embedded_build)
+        yield fresh
+    finally:
+        if fresh is not None:
+            _stop_and_check(fresh)
+        management_cluster.start()
+
+
+@pytest.fixture(scope="session")
+def ansible_env():
+    return helpers.ansible_environment(helpers.ensure_collection_path())

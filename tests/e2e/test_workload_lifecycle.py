@@ -1,0 +1,155 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Workload cluster lifecycle through the playbooks against the embedded management cluster.
+
+create (1 CP, 2 workers) -> Available; second run: no change and zero writes; check mode + diff:
+zero writes; scale; upgrade.yml walks two minors (1.34 -> 1.36), each step changes class and
+version in one write and replaces each Machine exactly once; protected delete refused with zero
+writes; delete waits until everything is gone.
+
+The tests in this module run in order and share one cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+import helpers
+import workload_helpers as wh
+
+NAMESPACE = "wl-lifecycle"
+HOST = "wl-a"
+SPEC = {
+    "kubernetes_version": "v1.34.4",
+    "control_plane": {"replicas": 1},
+    "node_groups": [{"name": "md-0", "replicas": 2, "labels": {"tier": "general"},
+                     "rollout": {"max_surge": 1, "max_unavailable": 0},
+                     "deletion": {"node_drain_timeout": "2m"}}],
+    "api": {"cert_sans": ["api.wl-a.example.com"]},
+}
+DEFAULTS = {"infrastructure": "inmemory", "namespace": NAMESPACE}
+
+
+@pytest.fixture(scope="module")
+def lab(management_cluster, ansible_env, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("wl-lifecycle")
+    inventory = wh.write_inventory(str(directory / "hosts.yml"), management_cluster.kubeconfig,
+                                   {HOST: SPEC}, DEFAULTS)
+    wh.install_classes(ansible_env, inventory, NAMESPACE)
+    return {"mc": management_cluster, "env": ansible_env, "inventory": inventory, "dir": directory}
+
+
+def _cluster(mc):
+    return helpers.get_cluster(mc, NAMESPACE, HOST)
+
+
+def _converged_machines(mc, count, version):
+    return helpers.machines_running(mc, NAMESPACE, HOST, count, version)
+
+
+def test_create_reaches_available(lab):
+    mc = lab["mc"]
+    kubeconfig_dir = str(lab["dir"] / "kubeconfigs")
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml",
+                                  {"workload_cluster_kubeconfig_dir": kubeconfig_dir})
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert recap[HOST]["changed"] >= 1 and recap[HOST]["failed"] == 0
+    assert helpers.cluster_available(mc, NAMESPACE, HOST)
+    cluster = _cluster(mc)
+    assert cluster["spec"]["topology"]["classRef"]["name"] == "scs-inmemory-1-34-v1"
+    assert _converged_machines(mc, 3, "v1.34.4")
+    path = os.path.join(kubeconfig_dir, "%s-%s.kubeconfig" % (NAMESPACE, HOST))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with open(path) as handle:
+        content = handle.read()
+    assert "certificate-authority-data" in content
+    assert content not in proc.stdout  # never logged
+
+
+def test_second_run_changes_nothing_and_writes_nothing(lab):
+    mc = lab["mc"]
+    marker = mc.mark()
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert recap[HOST]["changed"] == 0
+    assert mc.writes(wh.OUR_AGENT, marker) == []
+
+
+def test_check_mode_with_diff_writes_nothing(lab):
+    mc = lab["mc"]
+    marker = mc.mark()
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml",
+                                  {"workload_cluster_scale": {"md-0": 5}}, args=["--check", "--diff"])
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert recap[HOST]["changed"] >= 1
+    assert mc.writes(wh.OUR_AGENT, marker) == []
+    md = _cluster(mc)["spec"]["topology"]["workers"]["machineDeployments"][0]
+    assert md["replicas"] == 2
+
+
+def test_scale_workers(lab):
+    mc = lab["mc"]
+    marker = mc.mark()
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml", {"workload_cluster_scale": {"md-0": 3}})
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert recap[HOST]["changed"] >= 1
+    writes = mc.writes(wh.OUR_AGENT, marker)
+    assert len(writes) == 1 and writes[0]["verb"] == "patch", writes
+    assert _converged_machines(mc, 4, "v1.34.4")
+    assert wh.machine_creations(mc, NAMESPACE, marker) == 1
+
+
+def test_upgrade_walks_two_minors_replacing_each_machine_once(lab):
+    mc = lab["mc"]
+    marker = mc.mark()
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "upgrade.yml",
+                                  {"workload_cluster_upgrade_to": "1.36", "workload_cluster_scale": {"md-0": 3}})
+    assert proc.returncode == 0, proc.stdout[-8000:]
+    cluster = _cluster(mc)
+    assert cluster["spec"]["topology"]["version"] == "v1.36.5"
+    assert cluster["spec"]["topology"]["classRef"]["name"] == "scs-inmemory-1-36-v1"
+    assert helpers.cluster_available(mc, NAMESPACE, HOST)
+    assert _converged_machines(mc, 4, "v1.36.5")
+    # exactly two writes of ours: one per step, each changing class and version together
+    writes = mc.writes(wh.OUR_AGENT, marker)
+    assert [w["verb"] for w in writes] == ["patch", "patch"], writes
+    # two steps x 4 machines (1 control plane + 3 workers), each replaced exactly once per step
+    assert wh.machine_creations(mc, NAMESPACE, marker) == 8
+
+
+def test_protected_cluster_is_not_deleted_without_force(lab):
+    mc = lab["mc"]
+    protected = dict(SPEC, protected=True, kubernetes_version="v1.36.5")
+    protected["node_groups"] = [dict(SPEC["node_groups"][0], replicas=3)]
+    inventory = wh.write_inventory(str(lab["dir"] / "protected.yml"), mc.kubeconfig, {HOST: protected}, DEFAULTS)
+    proc, recap = wh.run_playbook(lab["env"], inventory, "clusters.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert _cluster(mc)["metadata"]["annotations"]["kaas.scs.community/protected"] == "true"
+    marker = mc.mark()
+    proc, recap = wh.run_playbook(lab["env"], inventory, "delete.yml")
+    assert proc.returncode != 0
+    assert recap[HOST]["failed"] == 1
+    assert "is protected" in proc.stdout and "force_delete_protected" in proc.stdout
+    assert mc.writes(wh.OUR_AGENT, marker) == []
+    assert _cluster(mc)["metadata"].get("deletionTimestamp") is None
+
+
+def test_delete_waits_until_everything_is_gone(lab):
+    mc = lab["mc"]
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "delete.yml",
+                                  {"workload_cluster_force_delete_protected": True})
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert recap[HOST]["changed"] >= 1
+    for kind in ("clusters", "machines", "machinedeployments", "machinesets", "kubeadmcontrolplanes",
+                 "devclusters", "devmachines"):
+        left = mc.kubectl("get", kind, "-n", NAMESPACE, "-o", "name").stdout.split()
+        assert left == [], (kind, left)
+    assert mc.kubectl("get", "secret", "-n", NAMESPACE, "%s-kubeconfig" % HOST, check=False).returncode != 0
+    marker = mc.mark()
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "delete.yml")
+    assert proc.returncode == 0 and recap[HOST]["changed"] == 0
+    assert mc.writes(wh.OUR_AGENT, marker) == []

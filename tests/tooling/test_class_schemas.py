@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Offline schema check of every shipped cluster class against the providers' CRD YAML.
+
+Cluster API core/kubeadm and CAPO CRDs come from ``../shared/crds`` (relative to the repository
+root); the development provider's CRDs (DevCluster/DevMachine) are not there and come from the
+Cluster API test module in the Go module cache (the one the embedded management cluster is
+built from). A missing directory is a failure, never a skip.
+
+The walker checks what the API server would otherwise do silently or reject: unknown fields
+(pruned without an error), types, required fields, enums, patterns, lengths and ranges.
+CEL rules (x-kubernetes-validations) are not evaluated here; the e2e tests cover admission.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import glob
+import os
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from ansible_collections.scs.kaas.plugins.module_utils import pins
+from ansible_collections.scs.kaas.plugins.module_utils.capi import classes
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARED_CRDS = os.path.normpath(os.path.join(REPO_ROOT, "..", "shared", "crds"))
+
+
+def _go_mod_cache():
+    candidates = [os.environ.get("GOMODCACHE")]
+    try:
+        candidates.append(subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True,
+                                         check=False, timeout=30).stdout.strip())
+    except OSError:
+        pass
+    candidates.append(os.path.join(os.path.expanduser("~"), "go", "pkg", "mod"))
+    return [c for c in candidates if c and os.path.isdir(c)]
+
+
+def _dev_crd_dirs():
+    """CRD dirs of the Cluster API test module: the pinned version first, then other patches."""
+    minor = ".".join(pins.CLUSTER_API_VERSION.split(".")[:2])
+    found = []
+    for cache in _go_mod_cache():
+        exact = os.path.join(cache, "sigs.k8s.io", "cluster-api", "test@" + pins.CLUSTER_API_VERSION)
+        found += [exact] if os.path.isdir(exact) else []
+        found += sorted(glob.glob(os.path.join(cache, "sigs.k8s.io", "cluster-api", "test@%s.*" % minor)),
+                        reverse=True)
+    return [os.path.join(d, "infrastructure", "docker", "config", "crd", "bases") for d in found]
+
+
+def _load_crds():
+    if not os.path.isdir(SHARED_CRDS):
+        pytest.fail("CRD directory %s is missing: the schema tests need the Cluster API and CAPO CRD YAML "
+                    "in ../shared/crds relative to the repository root" % SHARED_CRDS)
+    files = []
+    for sub in ("cluster-api/" + re.sub(r"\.\d+$", ".0", pins.CLUSTER_API_VERSION),
+                "cluster-api-provider-openstack/" + pins.CAPO_VERSION):
+        path = os.path.join(SHARED_CRDS, sub)
+        if not os.path.isdir(path):
+            pytest.fail("CRD directory %s is missing" % path)
+        files += glob.glob(os.path.join(path, "*.yaml"))
+    dev_dirs = [d for d in _dev_crd_dirs() if os.path.isdir(d)]
+    if not dev_dirs:
+        minor = pins.CLUSTER_API_VERSION.rsplit(".", 1)[0]
+        pytest.fail("DevCluster/DevMachine CRDs not found: expected the Go module sigs.k8s.io/cluster-api/test@%s "
+                    "(or another %s patch) in the Go module cache (GOMODCACHE, `go env GOMODCACHE`, ~/go/pkg/mod); "
+                    "build the embedded management cluster first" % (pins.CLUSTER_API_VERSION, minor))
+    files += glob.glob(os.path.join(dev_dirs[0], "*.yaml"))
+    crds = {}
+    for path in files:
+        with open(path) as handle:
+            for doc in yaml.load_all(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+                if not doc or doc.get("kind") != "CustomResourceDefinition":
+                    continue
+                for version in doc["spec"]["versions"]:
+                    key = ("%s/%s" % (doc["spec"]["group"], version["name"]), doc["spec"]["names"]["kind"])
+                    crds[key] = (version["schema"]["openAPIV3Schema"], path)
+    return crds
+
+
+@pytest.fixture(scope="module")
+def crds():
+    return _load_crds()
+
+
+def validate(schema, value, path="", errors=None):
+    """Structural check of ``value`` against an OpenAPI v3 schema of a CRD; list of errors."""
+    errors = [] if errors is None else errors
+    if value is None:
+        if not schema.get("nullable"):
+            errors.append("%s: null is not allowed" % path)
+        return errors
+    if schema.get("x-kubernetes-int-or-string"):
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            errors.append("%s: %r is neither integer nor string" % (path, value))
+        return errors
+    kind = schema.get("type")
+    checks = {"object": dict, "array": list, "string": str, "boolean": bool}
+    if kind in checks and not isinstance(value, checks[kind]):
+        errors.append("%s: %r is not of type %s" % (path, value, kind))
+        return errors
+    if kind in ("integer", "number") and (isinstance(value, bool) or not isinstance(
+            value, int if kind == "integer" else (int, float))):
+        errors.append("%s: %r is not of type %s" % (path, value, kind))
+        return errors
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append("%s: %r is not one of %s" % (path, value, schema["enum"]))
+    if kind == "string":
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            errors.append("%s: %r does not match %s" % (path, value, schema["pattern"]))
+        if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", len(value)):
+            errors.append("%s: length of %r out of range" % (path, value))
+    if kind in ("integer", "number"):
+        if value < schema.get("minimum", value) or value > schema.get("maximum", value):
+            errors.append("%s: %r out of range" % (path, value))
+    if kind == "array":
+        if len(value) < schema.get("minItems", 0) or len(value) > schema.get("maxItems", len(value)):
+            errors.append("%s: %d items out of range" % (path, len(value)))
+        for index, item in enumerate(value):
+            validate(schema.get("items", {}), item, "%s[%d]" % (path, index), errors)
+    if kind == "object":
+        for required in schema.get("required", []):
+            if required not in value:
+                errors.append("%s: required field %s is missing" % (path, required))
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            if key in props:
+                validate(props[key], item, "%s.%s" % (path, key), errors)
+            elif isinstance(extra, dict):
+                validate(extra, item, "%s.%s" % (path, key), errors)
+            elif not (extra is True or schema.get("x-kubernetes-preserve-unknown-fields")):
+                errors.append("%s.%s: unknown field (the API server would drop it)" % (path, key))
+        if len(value) < schema.get("minProperties", 0) or len(value) > schema.get("maxProperties", len(value)):
+            errors.append("%s: %d properties out of range" % (path, len(value)))
+    return errors
+
+
+BUNDLES = [(c["name"], classes.class_bundle(c["infrastructure"], c["minor"], c["revision"]))
+           for c in classes.available_classes()]
+
+
+@pytest.mark.parametrize("name, objects", BUNDLES, ids=[b[0] for b in BUNDLES])
+def test_every_object_matches_its_crd(crds, name, objects):
+    for obj in objects:
+        key = (obj["apiVersion"], obj["kind"])
+        assert key in crds, "%s: no CRD serves %s %s" % (name, key[0], key[1])
+        schema, path = crds[key]
+        errors = validate(schema["properties"]["spec"], obj["spec"], "%s %s.spec" % (obj["kind"], obj["metadata"]["name"]))
+        assert not errors, "%s (CRD %s):\n  %s" % (name, path, "\n  ".join(errors))
+
+
+def test_walker_finds_errors(crds):
+    schema = crds[("infrastructure.cluster.x-k8s.io/v1beta1", "OpenStackMachineTemplate")][0]["properties"]["spec"]
+    bad = {"template": {"spec": {"flavour": "x", "image": {"filter": {"name": 3}},
+                                 "rootVolume": {"type": "ssd"}}}}
+    text = "\n".join(validate(schema, bad))
+    assert "flavour: unknown field" in text
+    assert "name: 3 is not of type string" in text
+    assert "required field sizeGiB is missing" in text

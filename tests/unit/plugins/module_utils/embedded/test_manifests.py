@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""manifests.py over a synthetic copy of the providers' config/ trees (same layout as upstream)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import manifests
+
+PORTS = {"capi-manager": 16501, "kubeadm-bootstrap-manager": 16502,
+         "kubeadm-control-plane-manager": 16503, "capd-manager": 16504}
+CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def _write(path, docs):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        yaml.safe_dump_all(docs, handle)
+
+
+def _crd(name, versions):
+    group = name.split(".", 1)[1]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": name, "creationTimestamp": None},
+        "spec": {"group": group, "versions": [{"name": v, "served": True, "storage": v == versions[-1]} for v in versions]},
+        "status": {"acceptedNames": {"kind": ""}},
+    }
+
+
+def _provider(root, provider, crds, contract=None, conversion=(), commonlabels=False):
+    crd_dir = os.path.join(root, "config", "crd")
+    resources, patches = [], []
+    for crd in crds:
+        rel = "bases/%s.yaml" % crd["metadata"]["name"]
+        _write(os.path.join(crd_dir, rel), [crd])
+        resources.append(rel)
+    for name in conversion:
+        rel = "patches/webhook_in_%s.yaml" % name.split(".")[0]
+        _write(os.path.join(crd_dir, rel), [{
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": name},
+            "spec": {"conversion": {"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"],
+                     "clientConfig": {"service": {"namespace": "system", "name": "webhook-service", "path": "/convert"}}}}},
+        }])
+        patches.append({"path": rel})
+    kust = {"resources": resources, "patches": patches}
+    if contract:
+        kust["labels"] = [{"pairs": contract}]
+    _write(os.path.join(crd_dir, "kustomization.yaml"), [kust])
+    default = {"namespace": provider["namespace"], "namePrefix": provider["prefix"]}
+    if commonlabels:
+        default["commonLabels"] = {manifests.PROVIDER_LABEL: provider["label"]}
+    else:
+        default["labels"] = [{"includeSelectors": True, "pairs": {manifests.PROVIDER_LABEL: provider["label"]}}]
+    _write(os.path.join(root, "config", "default", "kustomization.yaml"), [default])
+    if provider["manager"]:
+        hook = {"admissionReviewVersions": ["v1"], "name": "default.thing.%s" % provider["key"],
+                "clientConfig": {"service": {"name": "webhook-service", "namespace": "system", "path": "/mutate-x"}}}
+        _write(os.path.join(root, "config", "webhook", "manifests.yaml"), [
+            {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+             "metadata": {"name": "mutating-webhook-configuration"}, "webhooks": [hook]},
+            {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+             "metadata": {"name": "validating-webhook-configuration"}, "webhooks": [dict(hook, name="validate.x")]},
+        ])
+
+
+@pytest.fixture
+def module_dirs(tmp_path):
+    by_key = dict((p["key"], p) for p in manifests.PROVIDERS)
+    capi = str(tmp_path / "cluster-api@v1.14.2")
+    test = str(tmp_path / "cluster-api" / "test@v1.14.2")
+    capo = str(tmp_path / "cluster-api-provider-openstack@v0.14.7")
+    contract = {"cluster.x-k8s.io/v1beta1": "v1beta1", "cluster.x-k8s.io/v1beta2": "v1beta2"}
+    _provider(os.path.join(capi, "core"), by_key["core"],
+              [_crd("clusters.cluster.x-k8s.io", ["v1beta1", "v1beta2"])],
+              conversion=["clusters.cluster.x-k8s.io"])
+    _provider(os.path.join(capi, "bootstrap", "kubeadm"), by_key["bootstrap"],
+              [_crd("kubeadmconfigs.bootstrap.cluster.x-k8s.io", ["v1beta1", "v1beta2"])], contract,
+              ["kubeadmconfigs.bootstrap.cluster.x-k8s.io"])
+    _provider(os.path.join(capi, "controlplane", "kubeadm"), by_key["controlplane"],
+              [_crd("kubeadmcontrolplanes.controlplane.cluster.x-k8s.io", ["v1beta1", "v1beta2"])], contract,
+              ["kubeadmcontrolplanes.controlplane.cluster.x-k8s.io"])
+    _provider(os.path.join(test, "infrastructure", "docker"), by_key["docker"],
+              [_crd("devclusters.infrastructure.cluster.x-k8s.io", ["v1beta1", "v1beta2"]),
+               _crd("devmachinepools.infrastructure.cluster.x-k8s.io", ["v1beta2"])], contract,
+              ["devclusters.infrastructure.cluster.x-k8s.io", "devmachinepools.infrastructure.cluster.x-k8s.io"])
+    _provider(capo, by_key["openstack"],
+              [_crd("openstackclusters.infrastructure.cluster.x-k8s.io", ["v1beta1"]),
+               _crd("openstackmachines.infrastructure.cluster.x-k8s.io", ["v1alpha7", "v1beta1"])],
+              {"cluster.x-k8s.io/v1beta1": "v1beta1"},
+              ["openstackclusters.infrastructure.cluster.x-k8s.io", "openstackmachines.infrastructure.cluster.x-k8s.io"],
+              commonlabels=True)
+    _write(os.path.join(capi, manifests.CLUSTERCTL_CRD), [_crd("providers.clusterctl.cluster.x-k8s.io", ["v1alpha3"])])
+    return {"cluster-api": capi, "cluster-api-test": test, "cluster-api-provider-openstack": capo}
+
+
+def test_crds_get_labels_and_conversion_by_url(module_dirs):
+    crds, warnings = manifests.crds(module_dirs, PORTS, CA)
+    by_name = dict((c["metadata"]["name"], c) for c in crds)
+    cluster = by_name["clusters.cluster.x-k8s.io"]
+    assert "status" not in cluster and "creationTimestamp" not in cluster["metadata"]
+    assert cluster["metadata"]["labels"] == {manifests.PROVIDER_LABEL: "cluster-api", manifests.CLUSTERCTL_LABEL: ""}
+    hook = cluster["spec"]["conversion"]["webhook"]
+    assert hook["clientConfig"]["url"] == "https://127.0.0.1:16501/convert"
+    assert base64.b64decode(hook["clientConfig"]["caBundle"]).decode() == CA
+    assert hook["conversionReviewVersions"] == ["v1"]
+    kcp = by_name["kubeadmcontrolplanes.controlplane.cluster.x-k8s.io"]
+    assert kcp["metadata"]["labels"]["cluster.x-k8s.io/v1beta2"] == "v1beta2"
+    assert kcp["spec"]["conversion"]["webhook"]["clientConfig"]["url"] == "https://127.0.0.1:16503/convert"
+    dev = by_name["devclusters.infrastructure.cluster.x-k8s.io"]
+    assert dev["metadata"]["labels"][manifests.PROVIDER_LABEL] == "infrastructure-docker"
+    assert dev["spec"]["conversion"]["webhook"]["clientConfig"]["url"] == "https://127.0.0.1:16504/convert"
+    # One served version: no conversion even if a patch exists.
+    assert "conversion" not in by_name["devmachinepools.infrastructure.cluster.x-k8s.io"]["spec"]
+    # CAPO: labels from commonLabels, no controller here -> no conversion, a warning for multi-version CRDs.
+    osc = by_name["openstackclusters.infrastructure.cluster.x-k8s.io"]
+    assert osc["metadata"]["labels"] == {manifests.PROVIDER_LABEL: "infrastructure-openstack",
+                                         "cluster.x-k8s.io/v1beta1": "v1beta1"}
+    assert "conversion" not in osc["spec"]
+    assert "conversion" not in by_name["openstackmachines.infrastructure.cluster.x-k8s.io"]["spec"]
+    assert len(warnings) == 1 and "openstackmachines" in warnings[0]
+
+
+def test_webhook_configurations_by_url_with_prefix(module_dirs):
+    hooks = manifests.webhook_configurations(module_dirs, PORTS, CA)
+    names = sorted(h["metadata"]["name"] for h in hooks)
+    assert names == sorted([
+        "capi-mutating-webhook-configuration", "capi-validating-webhook-configuration",
+        "capi-kubeadm-bootstrap-mutating-webhook-configuration", "capi-kubeadm-bootstrap-validating-webhook-configuration",
+        "capi-kubeadm-control-plane-mutating-webhook-configuration",
+        "capi-kubeadm-control-plane-validating-webhook-configuration",
+        "capd-mutating-webhook-configuration", "capd-validating-webhook-configuration",
+    ])
+    for doc in hooks:
+        for hook in doc["webhooks"]:
+            assert "service" not in hook["clientConfig"]
+            assert hook["clientConfig"]["url"].startswith("https://127.0.0.1:165")
+            assert hook["clientConfig"]["url"].endswith("/mutate-x")
+    capd = [h for h in hooks if h["metadata"]["name"].startswith("capd-")][0]
+    assert capd["webhooks"][0]["clientConfig"]["url"] == "https://127.0.0.1:16504/mutate-x"
+
+
+def test_inventory_shape_matches_clusterctl(module_dirs):
+    inv = manifests.inventory(module_dirs)
+    got = [(p["metadata"]["namespace"], p["metadata"]["name"], p["providerName"], p["type"], p["version"]) for p in inv]
+    assert got == [
+        ("capi-system", "cluster-api", "cluster-api", "CoreProvider", "v1.14.2"),
+        ("capi-kubeadm-bootstrap-system", "bootstrap-kubeadm", "kubeadm", "BootstrapProvider", "v1.14.2"),
+        ("capi-kubeadm-control-plane-system", "control-plane-kubeadm", "kubeadm", "ControlPlaneProvider", "v1.14.2"),
+        ("capd-system", "infrastructure-docker", "docker", "InfrastructureProvider", "v1.14.2"),
+    ]
+    for p in inv:
+        assert p["metadata"]["labels"] == {
+            "clusterctl.cluster.x-k8s.io": "", "cluster.x-k8s.io/provider": p["metadata"]["name"],
+            "clusterctl.cluster.x-k8s.io/core": "inventory"}
+    assert manifests.clusterctl_crd(module_dirs)["metadata"]["labels"] == {"clusterctl.cluster.x-k8s.io/core": "inventory"}
+
+
+def test_unexpected_upstream_layout_fails_loudly(module_dirs):
+    with pytest.raises(manifests.ManifestError, match="lacks 'cluster-api-test'"):
+        manifests.crds({"cluster-api": module_dirs["cluster-api"]}, PORTS, CA)
+    path = os.path.join(module_dirs["cluster-api"], "core", "config", "default", "kustomization.yaml")
+    _write(path, [{"namespace": "somewhere-else", "namePrefix": "capi-",
+                   "labels": [{"pairs": {manifests.PROVIDER_LABEL: "cluster-api"}}]}])
+    with pytest.raises(manifests.ManifestError, match="namespace is 'somewhere-else', expected 'capi-system'"):
+        manifests.crds(module_dirs, PORTS, CA)

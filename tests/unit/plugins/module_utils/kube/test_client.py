@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Unit tests of the kube client's request building (no network: nothing is sent)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.scs.kaas.plugins.module_utils.kube import client as kube_client
+
+KUBECONFIG = """
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: not-a-real-token}}]
+contexts: [{name: ctx, context: {cluster: c, user: u}}]
+current-context: ctx
+"""
+
+
+@pytest.fixture
+def client(tmp_path):
+    path = tmp_path / "kubeconfig"
+    path.write_text(KUBECONFIG)
+    return kube_client.KubeClient(str(path))
+
+
+def test_user_agent_and_field_manager_constants():
+    assert kube_client.USER_AGENT.startswith("scs.kaas/")
+    assert kube_client.FIELD_MANAGER == "scs.kaas"
+
+
+def test_requests_carry_our_user_agent(client):
+    method, url, headers, body, _post = client._serialize("GET", "/api/v1/namespaces")
+    assert url == "https://127.0.0.1:6443/api/v1/namespaces"
+    assert client.api_client.default_headers["User-Agent"] == kube_client.USER_AGENT
+    assert headers["authorization"] == "Bearer not-a-real-token"
+
+
+def test_apply_query_and_content_type(client):
+    sent = {}
+
+    def fake_request(method, path, query=None, body=None, content_type=None, timeout=None):
+        sent.update(method=method, path=path, query=query, body=body, content_type=content_type)
+        return {}
+
+    client.request = fake_request
+    client.apply({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster",
+                  "metadata": {"name": "c1", "namespace": "ns"}}, dry_run=True)
+    assert sent["method"] == "PATCH"
+    assert sent["path"] == "/apis/cluster.x-k8s.io/v1beta2/namespaces/ns/clusters/c1"
+    assert sent["query"] == {"fieldManager": "scs.kaas", "force": "true", "dryRun": "All"}
+    assert sent["content_type"] == "application/apply-patch+yaml"
+
+
+def test_known_resources_need_no_discovery(client):
+    client.request = None  # any request would fail
+    res = client.resource("cluster.x-k8s.io/v1beta2", "Machine")
+    assert res.path("ns", "m") == "/apis/cluster.x-k8s.io/v1beta2/namespaces/ns/machines/m"
+    assert client.resource("v1", "Secret").path("ns") == "/api/v1/namespaces/ns/secrets"
+    assert client.resource("controlplane.cluster.x-k8s.io", "KubeadmControlPlane").version == "v1beta2"
+
+
+def test_unknown_kind_uses_targeted_discovery_once(client):
+    calls = []
+
+    def fake_request(method, path, query=None, body=None, content_type=None, timeout=None):
+        calls.append(path)
+        if path == "/apis/infrastructure.cluster.x-k8s.io":
+            return {"preferredVersion": {"version": "v1beta2"}}
+        return {"resources": [{"name": "devclusters/status", "kind": "DevCluster"},
+                              {"name": "devclusters", "kind": "DevCluster", "namespaced": True}]}
+
+    client.request = fake_request
+    res = client.resource("infrastructure.cluster.x-k8s.io", "DevCluster")
+    assert res.plural == "devclusters" and res.version == "v1beta2"
+    client.resource("infrastructure.cluster.x-k8s.io/v1beta2", "DevCluster")
+    assert calls == ["/apis/infrastructure.cluster.x-k8s.io", "/apis/infrastructure.cluster.x-k8s.io/v1beta2"]
+
+
+def test_json_bodies_are_encoded_once_and_apply_bodies_sent_as_is(client):
+    _m, _u, headers, body, _p = client._serialize("DELETE", "/api/v1/namespaces/x", body={"kind": "DeleteOptions"})
+    assert headers["Content-Type"] == "application/json" and body == {"kind": "DeleteOptions"}
+    _m, _u, headers, body, _p = client._serialize("PATCH", "/x", body={"a": 1}, content_type="application/apply-patch+yaml")
+    assert headers["Content-Type"] == "application/apply-patch+yaml" and body == '{"a": 1}'

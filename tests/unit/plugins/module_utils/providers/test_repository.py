@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.scs.kaas.plugins.module_utils import pins
+from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog
+from ansible_collections.scs.kaas.plugins.module_utils.providers import repository as r
+
+
+def test_images_in_finds_containers_and_init_containers():
+    docs = [
+        {"kind": "Deployment", "spec": {"template": {"spec": {
+            "initContainers": [{"image": "init:1"}], "containers": [{"image": "a:1"}, {"image": "b:2"}]}}}},
+        {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"image": "c:3"}]}}}}}},
+        {"kind": "ConfigMap", "data": {"image": "not-an-image"}},
+    ]
+    assert r.images_in(docs) == ["a:1", "b:2", "c:3", "init:1"]
+
+
+def test_mirror_image_keeps_name_and_tag():
+    assert r.mirror_image("registry.k8s.io/cluster-api/cluster-api-controller:v1.14.2", "mirror.example/capi/") == \
+        "mirror.example/capi/cluster-api-controller:v1.14.2"
+    assert r.mirror_image("quay.io/x/y:1", None) == "quay.io/x/y:1"
+
+
+def test_clusterctl_config_uses_file_urls_only(tmp_path):
+    entries = catalog.clusterctl_providers()
+    cfg = r.clusterctl_config(str(tmp_path), entries + [catalog.provider("orc")], mirror="m.example/c",
+                              cert_manager={"path": str(tmp_path / "cm.yaml"), "version": "v1.21.1"})
+    urls = [p["url"] for p in cfg["providers"]]
+    assert len(urls) == 5 and all(u.startswith("file://" + str(tmp_path)) for u in urls)
+    assert "file://%s/cluster-api/%s/core-components.yaml" % (tmp_path, pins.CLUSTER_API_VERSION) in urls
+    assert cfg["cert-manager"]["url"].startswith("file://")
+    assert cfg["images"] == {"all": {"repository": "m.example/c"}}
+    assert cfg["CLUSTER_TOPOLOGY"] == "true"
+
+
+def test_catalog_versions_are_the_pins():
+    assert catalog.PROVIDERS["core"]["version"] == pins.CLUSTER_API_VERSION
+    assert catalog.PROVIDERS["infrastructure-openstack"]["version"] == pins.CAPO_VERSION
+    assert catalog.PROVIDERS["addon-helm"]["version"] == pins.CAAPH_VERSION
+    assert catalog.PROVIDERS["orc"]["version"] == pins.ORC_VERSION
+    assert [catalog.label(p) for p in catalog.clusterctl_providers()] == [
+        "cluster-api", "bootstrap-kubeadm", "control-plane-kubeadm", "infrastructure-openstack", "addon-helm"]
+
+
+def _fake_module(root):
+    """A tiny provider module with a kustomize config/default, like upstream's layout."""
+    cfg = root / "config" / "default"
+    cfg.mkdir(parents=True)
+    (root / "metadata.yaml").write_text("apiVersion: clusterctl.cluster.x-k8s.io/v1alpha3\nkind: Metadata\n"
+                                        "releaseSeries:\n- major: 1\n  minor: 14\n  contract: v1beta2\n")
+    (cfg / "kustomization.yaml").write_text("namespace: capi-system\nresources:\n- manager.yaml\n")
+    (cfg / "manager.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "controller-manager"},
+        "spec": {"template": {"spec": {"containers": [{"name": "manager", "imagePullPolicy": "Always",
+                                                       "image": "gcr.io/k8s-staging-cluster-api/cluster-api-controller:main"}]}}}}))
+
+
+def test_build_renders_pinned_images_and_is_idempotent(tmp_path, monkeypatch):
+    mod = tmp_path / "mod"
+    _fake_module(mod)
+    entry = dict(catalog.PROVIDERS["core"], kustomize_dir="config/default")
+    monkeypatch.setitem(catalog.PROVIDERS, "core", entry)
+    monkeypatch.setattr(r, "module_dir", lambda module, version, cache=None, download=True: str(mod))
+    dest = tmp_path / "repo"
+    first = r.build(str(dest), keys=["core"], verify_modules=False, mirror="mirror.example/capi")
+    assert first["changed"]
+    comp = dest / "cluster-api" / pins.CLUSTER_API_VERSION / "core-components.yaml"
+    doc = yaml.safe_load(comp.read_text())
+    container = doc["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "registry.k8s.io/cluster-api/cluster-api-controller:%s" % pins.CLUSTER_API_VERSION
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert (dest / "cluster-api" / pins.CLUSTER_API_VERSION / "metadata.yaml").is_file()
+    lines = (dest / "images.txt").read_text().splitlines()
+    assert "registry.k8s.io/cluster-api/cluster-api-controller:%s mirror.example/capi/cluster-api-controller:%s" % (
+        pins.CLUSTER_API_VERSION, pins.CLUSTER_API_VERSION) in lines
+    assert not r.build(str(dest), keys=["core"], verify_modules=False, mirror="mirror.example/capi")["changed"]
+    assert r.build(str(dest), keys=["core"], verify_modules=False, dry_run=True)["changed"]  # mirror removed
+    assert "mirror.example" in (dest / "clusterctl.yaml").read_text()  # dry run wrote nothing
+
+
+def test_build_fails_when_the_pinned_image_is_not_rendered(tmp_path, monkeypatch):
+    mod = tmp_path / "mod"
+    _fake_module(mod)
+    entry = dict(catalog.PROVIDERS["core"], kustomize_dir="config/default", images={"some/other-placeholder": "x/y"})
+    monkeypatch.setitem(catalog.PROVIDERS, "core", entry)
+    monkeypatch.setattr(r, "module_dir", lambda module, version, cache=None, download=True: str(mod))
+    with pytest.raises(r.RepositoryError) as err:
+        r.build(str(tmp_path / "repo"), keys=["core"], verify_modules=False)
+    assert "lack the pinned image" in str(err.value)
+
+
+def test_build_rejects_bad_input(tmp_path):
+    with pytest.raises(r.RepositoryError):
+        r.build(str(tmp_path), keys=["nope"])
+    with pytest.raises(r.RepositoryError):
+        r.build(str(tmp_path), keys=["core"], mirror="https://x")
+    assert not os.listdir(str(tmp_path))
