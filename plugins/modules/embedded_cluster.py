@@ -69,9 +69,11 @@ options:
     default: 1.0
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports which components would be started or stopped; writes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - Only one embedded cluster with CAPD can run per network namespace, because the in-memory

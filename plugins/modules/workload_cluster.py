@@ -99,9 +99,11 @@ options:
     default: 8
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Server-side dry run (C(dryRun=All)); nothing is written.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details: Before and after of the fields the module owns.
 notes:

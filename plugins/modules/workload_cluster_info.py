@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: workload_cluster_info
-author: scs.kaas contributors
+author: scs.kaas contributors (@SovereignCloudStack)
 version_added: 1.0.0
 short_description: Report Cluster API workload clusters, versions, machine counts and conditions
 description:
@@ -31,8 +31,10 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 """
 

@@ -148,7 +148,7 @@ class ManagementCluster:
         """Run /usr/bin/kubectl with this cluster's kubeconfig; return CompletedProcess (text)."""
         cmd = [KUBECTL, "--kubeconfig", self.kubeconfig] + [str(a) for a in args]
         proc = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, timeout=timeout)
+                              text=True, timeout=timeout, check=False)
         if check and proc.returncode != 0:
             raise AssertionError("%s failed (rc=%d):\n%s%s" % (" ".join(cmd), proc.returncode, proc.stdout, proc.stderr))
         return proc
@@ -160,7 +160,7 @@ class ManagementCluster:
         env = dict(os.environ, KUBECONFIG=self.kubeconfig, CLUSTERCTL_DISABLE_VERSIONCHECK="true")
         cmd = [self.binaries["clusterctl"]] + [str(a) for a in args] + ["--kubeconfig", self.kubeconfig]
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              timeout=timeout, env=env)
+                              timeout=timeout, env=env, check=False)
         if check and proc.returncode != 0:
             raise AssertionError("%s failed (rc=%d):\n%s%s" % (" ".join(cmd), proc.returncode, proc.stdout, proc.stderr))
         return proc

@@ -236,7 +236,7 @@ def listeners():
         if len(parts) < 4:
             continue
         local = parts[3]
-        host, _, port = local.rpartition(":")
+        host, _sep, port = local.rpartition(":")
         try:
             port = int(port)
         except ValueError:
@@ -294,7 +294,7 @@ def spawn_detached(argv, env, log_path, cwd):
     """Start ``argv`` in its own session, reparented to init; return its pid."""
     spec = json.dumps({"argv": argv, "env": env, "log": log_path, "cwd": cwd})
     proc = subprocess.run([sys.executable, "-c", _SPAWNER], input=spec.encode("utf-8"),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
     if proc.returncode != 0:
         raise EmbeddedError("cannot start %s: %s" % (argv[0], proc.stderr.decode("utf-8", "replace").strip()))
     return int(proc.stdout.decode("ascii").strip())
@@ -312,7 +312,16 @@ class ApiClient:
         self.user_agent = user_agent
         self.timeout = timeout
 
-    def request(self, method, path, body=None, content_type="application/json", query=None):
+    def request(self, method, path, body=None, content_type="application/json", query=None, retry_for=30):
+        """One API request; 429/503 (e.g. a new CRD's storage still initializing) are retried."""
+        deadline = time.time() + retry_for
+        while True:
+            status, payload = self._request(method, path, body, content_type, query)
+            if status not in (429, 503) or time.time() > deadline:
+                return status, payload
+            time.sleep(0.5)
+
+    def _request(self, method, path, body, content_type, query):
         if query:
             path = path + "?" + urlencode(query)
         conn = HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=self.timeout)
@@ -352,6 +361,15 @@ def object_path(obj):
     if namespaced:
         return "%s/namespaces/%s/%s/%s" % (base, quote(meta["namespace"]), plural, quote(meta["name"]))
     return "%s/%s/%s" % (base, plural, quote(meta["name"]))
+
+
+def collection_path(obj):
+    """LIST path of ``obj``'s kind (all namespaces for namespaced kinds)."""
+    api_version = obj["apiVersion"]
+    group = api_version.rpartition("/")[0]
+    plural = _RESOURCES[(group, obj["kind"])][0]
+    base = "/api/%s" % api_version if not group else "/apis/%s" % api_version
+    return "%s/%s" % (base, plural)
 
 
 def is_subset(desired, live):
@@ -748,7 +766,7 @@ class EmbeddedCluster:
                 out = subprocess.run(
                     [self.kubectl_bin, "--kubeconfig", self.paths["kubeconfig"], "--request-timeout=10s",
                      "get", "cluster,machine,kcp,md", "-A", "-o", "wide"],
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30,
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30, check=False,
                 ).stdout.decode("utf-8", "replace")
             except (OSError, subprocess.SubprocessError) as exc:
                 out = "(kubectl failed: %s)" % exc
@@ -760,14 +778,8 @@ class EmbeddedCluster:
 
     # ------------------------------------------------------------------ objects
 
-    def _ensure_one(self, obj, api):
-        """Apply ``obj`` unless the live object already has its fields; return kind/name or None."""
+    def _apply(self, obj, api):
         path = object_path(obj)
-        status, live = api.request("GET", path)
-        if status == 200 and is_subset(obj, live):
-            return None
-        if status not in (200, 404):
-            raise EmbeddedError("GET %s: HTTP %s: %s" % (path, status, live))
         status, result = api.request(
             "PATCH", path, body=obj, content_type="application/apply-patch+yaml",
             query={"fieldManager": FIELD_MANAGER, "force": "true"},
@@ -776,30 +788,59 @@ class EmbeddedCluster:
             raise EmbeddedError("apply %s %s: HTTP %s: %s" % (obj["kind"], obj["metadata"]["name"], status, result))
         return "%s/%s" % (obj["kind"], obj["metadata"]["name"])
 
+    def _live_objects(self, objs, api):
+        """Live objects of the kinds in ``objs``: one LIST per collection, keyed like ``_key``."""
+        live = {}
+        for path in sorted(set(collection_path(o) for o in objs)):
+            status, data = api.request("GET", path)
+            if status != 200:
+                raise EmbeddedError("GET %s: HTTP %s: %s" % (path, status, data), self._diagnostics())
+            for item in data.get("items") or []:
+                meta = item["metadata"]
+                live[(path, meta.get("namespace"), meta["name"])] = item
+        return live
+
+    @staticmethod
+    def _key(obj):
+        return (collection_path(obj), obj["metadata"].get("namespace"), obj["metadata"]["name"])
+
     def _ensure_objects(self, objs, api, workers=8):
         """Server-side apply every object whose desired fields differ from the live one.
 
-        Requests run in parallel: kube-apiserver takes up to ~1.5 s per large CRD when they come
+        Returns (applied kind/name list, live objects by ``_key``). Reads one LIST per kind;
+        applies run in parallel: kube-apiserver takes up to ~1.5 s per large CRD when they come
         one after the other, but handles them concurrently.
         """
+        live = self._live_objects(objs, api)
+        todo = []
+        for obj in objs:
+            # Items of a LIST carry no apiVersion/kind.
+            desired = dict((k, v) for k, v in obj.items() if k not in ("apiVersion", "kind"))
+            if not is_subset(desired, live.get(self._key(obj))):
+                todo.append(obj)
+        if not todo:
+            return [], live
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(self._ensure_one, obj, api) for obj in objs]
+            futures = [pool.submit(self._apply, obj, api) for obj in todo]
             try:
-                results = [f.result() for f in futures]
+                applied = [f.result() for f in futures]
             except EmbeddedError as exc:
                 raise EmbeddedError(exc.message, self._diagnostics())
-        return [r for r in results if r]
+        return applied, live
 
     def _crds_established(self, api, names):
+        names = set(names)
+
         def check():
-            for name in names:
-                status, crd = api.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/%s" % name)
-                if status != 200:
-                    return False
+            status, data = api.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+            if status != 200:
+                return False
+            established = set()
+            for crd in data.get("items") or []:
                 conds = dict((c["type"], c["status"]) for c in (crd.get("status") or {}).get("conditions") or [])
-                if conds.get("Established") != "True":
-                    return False
-            return True
+                if conds.get("Established") == "True":
+                    established.add(crd["metadata"]["name"])
+            return names <= established
         return check
 
     # ------------------------------------------------------------------ public API
@@ -850,7 +891,7 @@ class EmbeddedCluster:
                 self._stop_process(name)
                 result["restarted"].append(name)
 
-        conflicts = self._port_conflicts(to_start)
+        conflicts = self._port_conflicts(to_start) if to_start else []
         if conflicts:
             raise EmbeddedError("cannot start the embedded management cluster: " + "; ".join(conflicts))
 
@@ -867,6 +908,7 @@ class EmbeddedCluster:
             self._wait("%s healthy" % name, TIMEOUTS[limit_key], lambda n=name: self.healthy(n), [name])
 
         api = self.api()
+        t_manifests = time.time()
         _manifests.set_parse_cache(self.paths["cache"])
         webhook_ports = dict((m, self.ports["%s_webhook" % _MANAGER_PORT_PREFIX[m]]) for m in MANAGERS)
         ca_pem = _pki.read_text(self.pki["webhook_ca_crt"])
@@ -879,12 +921,22 @@ class EmbeddedCluster:
             raise EmbeddedError("cannot build the embedded cluster's manifests: %s" % exc)
         result["warnings"].extend(warnings)
 
-        result["applied"].extend(self._ensure_objects(_manifests.namespaces(), api))
-        result["applied"].extend(self._ensure_objects(crds, api))
-        self._wait("CRDs established", TIMEOUTS["crds"],
-                   self._crds_established(api, [c["metadata"]["name"] for c in crds]), [APISERVER])
-        result["applied"].extend(self._ensure_objects(webhooks, api))
-        result["applied"].extend(self._ensure_objects(inventory, api))
+        self.timings["manifests"] = round(time.time() - t_manifests, 2)
+        t_apply = time.time()
+        result["applied"].extend(self._ensure_objects(_manifests.namespaces(), api)[0])
+        applied, live = self._ensure_objects(crds, api)
+        result["applied"].extend(applied)
+        pending = []
+        for crd in crds:
+            item = live.get(self._key(crd)) or {}
+            conds = dict((c["type"], c["status"]) for c in (item.get("status") or {}).get("conditions") or [])
+            if "CustomResourceDefinition/%s" % crd["metadata"]["name"] in applied or conds.get("Established") != "True":
+                pending.append(crd["metadata"]["name"])
+        if pending:
+            self._wait("CRDs established", TIMEOUTS["crds"], self._crds_established(api, pending), [APISERVER])
+        result["applied"].extend(self._ensure_objects(webhooks, api)[0])
+        result["applied"].extend(self._ensure_objects(inventory, api)[0])
+        self.timings["objects"] = round(time.time() - t_apply, 2)
 
         for name in MANAGERS:
             if name in to_start:

@@ -115,3 +115,10 @@ def test_listeners_parses_ss(tmp_path):
                 or mine[0]["processes"][0][1] == os.getpid())
     finally:
         sock.close()
+
+
+def test_collection_paths():
+    assert runtime.collection_path({"apiVersion": "clusterctl.cluster.x-k8s.io/v1alpha3", "kind": "Provider",
+                                    "metadata": {"name": "x", "namespace": "y"}}) == \
+        "/apis/clusterctl.cluster.x-k8s.io/v1alpha3/providers"
+    assert runtime.collection_path({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}) == "/api/v1/namespaces"
