@@ -143,23 +143,31 @@ class WorkloadClusters(object):
                 ready.append((res, spec, live))
             except KubeError as exc:
                 res.fail("reading the management cluster failed: %s" % exc)
-        handler = self._present if state == "present" else self._absent
-        if len(ready) <= 1 or self.parallel == 1:
-            for item in ready:
-                self._guard(handler, *item)
+        if state == "present":
+            # apply with `parallel` threads, then wait for all at once (waits are idle watches)
+            applied = self._map(self._apply, ready, self.parallel)
+            pending = [(res, spec, obj) for (res, spec, _live), obj in zip(ready, applied)
+                       if obj is not None and not res.failed]
+            self._map(self._finish, pending, 64)
         else:
-            with ThreadPoolExecutor(max_workers=min(self.parallel, len(ready))) as pool:
-                list(pool.map(lambda item: self._guard(handler, *item), ready))
+            self._map(self._absent, ready, self.parallel)
         return results
 
+    def _map(self, handler, items, workers):
+        if len(items) <= 1 or workers <= 1:
+            return [self._guard(handler, *item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+            return list(pool.map(lambda item: self._guard(handler, *item), items))
+
     @staticmethod
-    def _guard(handler, res, spec, live):
+    def _guard(handler, res, spec, obj):
         try:
-            handler(res, spec, live)
+            return handler(res, spec, obj)
         except KubeError as exc:
             res.fail("Kubernetes API error for %s/%s: %s" % (spec["namespace"], spec["name"], exc))
         except (OSError, IOError) as exc:
             res.fail("local error for %s/%s: %s" % (spec["namespace"], spec["name"], exc))
+        return None
 
     @staticmethod
     def _absent_spec(raw, var_name):
@@ -183,7 +191,8 @@ class WorkloadClusters(object):
 
     # -- present ---------------------------------------------------------------------------
 
-    def _present(self, res, spec, live):
+    def _apply(self, res, spec, live):
+        """Apply if needed; return the object to wait for, or None when done (or failed)."""
         desired = topology.build_cluster(spec)
         try:
             outcome = kube_apply.reconcile(self.client, desired, live, check_mode=self.check_mode)
@@ -191,7 +200,7 @@ class WorkloadClusters(object):
             if exc.status in (400, 403, 409, 422):
                 res.fail("the management cluster rejected %s/%s (server-side dry run, nothing written): %s"
                          % (spec["namespace"], spec["name"], exc.message))
-                return
+                return None
             raise
         res.changed = outcome["changed"]
         res.stale_fields = outcome["stale_fields"]
@@ -199,9 +208,13 @@ class WorkloadClusters(object):
         if self.want_diff:
             res.diff = {"before": outcome["before"] if live is not None else {}, "after": outcome["after"]}
         obj = outcome["object"]
+        res.summary = topology.summarize(obj or desired)
         if self.check_mode or obj is None:
-            res.summary = topology.summarize(obj or desired)
-            return
+            return None
+        return obj
+
+    def _finish(self, res, spec, obj):
+        """Wait (if asked) until converged, then write the kubeconfig (if asked)."""
         if self.wait and not spec.get("paused"):
             ok, obj, problems = kube_wait.wait_for(
                 self.client, self.clusters, spec["name"], spec["namespace"],

@@ -863,6 +863,7 @@ class EmbeddedCluster:
     def start(self, check_mode=False):
         """Start whatever is not running; return a result dict (``changed``, ``started`` ...)."""
         t0 = time.time()
+        self.timings = {}
         self.validate(files=not check_mode)
         result = {"changed": False, "started": [], "restarted": [], "applied": [], "pki_written": [],
                   "warnings": []}
