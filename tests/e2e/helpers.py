@@ -274,7 +274,7 @@ def apply_fixture_class(mc, namespace, name=FIXTURE_CLASS):
     if mc.kubectl("get", "namespace", namespace, check=False).returncode != 0:
         mc.kubectl("create", "namespace", namespace)
     mc.kubectl("apply", "--server-side", "--field-manager=scs-kaas-e2e", "-f", "-",
-               input=render_fixture("inmemory-clusterclass.yaml", NAMESPACE=namespace, CLASS=name))
+               input=render_fixture("inmemory-clusterclass.yaml.tmpl", NAMESPACE=namespace, CLASS=name))
     api = mc.custom_objects()
 
     def reconciled():
