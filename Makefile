@@ -32,7 +32,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Stages of `make test`, in order. Each runs as `make <stage>`; all run even after a failure,
 # and `make test` fails if any failed (see the summary it prints).
-TEST_STAGES ?= build changelog lint sanity units tooling binaries e2e molecule
+TEST_STAGES ?= build changelog lint sanity units binaries tooling e2e molecule
 
 STAGE_LOG = $(VENV_DIR)/.stage-log
 now = $$(date '+%Y-%m-%d %H:%M:%S')

@@ -170,9 +170,10 @@ clusters:
     - Result per cluster, keyed by C(host) (or C(<namespace>/<name>)).
     - Each has C(changed), C(failed), C(msg), C(errors) (list), C(action) (V(create), V(update),
       V(delete) or V(none)), C(cluster) (summary - name, namespace, class, kubernetes_version, phase,
-      paused, protected, available, control_plane/workers replica counts and versions, node_groups,
-      conditions with status, reason and message), C(problems) (failing conditions with reason and
-      message), C(stale_fields) (owned fields that were dropped), C(diff) (with --diff),
+      paused, protected, available, control_plane/workers replica counts and versions; with O(cluster)
+      also node_groups and conditions with status, reason and message - with O(clusters) these are
+      left out to keep the result small, see M(scs.kaas.workload_cluster_info)), C(problems) (failing
+      conditions with reason and message), C(stale_fields) (owned fields that were dropped), C(diff) (with --diff),
       C(blockers) (what still blocks a delete) and C(kubeconfig_path).
   returned: always
   type: dict
@@ -234,7 +235,7 @@ class WorkloadClusterModule(KaasModule):
         results = engine.run(self._entries(), self.params["state"])
         by_key = {}
         for index, res in enumerate(results):
-            by_key[res.key or "#%d" % index] = res.as_dict()
+            by_key[res.key or "#%d" % index] = res.as_dict(compact=self.params["cluster"] is None)
         changed = any(r.changed for r in results)
         failed = [k for k, r in zip(by_key, results) if r.failed]
         out = dict(changed=changed, clusters=by_key, failed_clusters=failed)

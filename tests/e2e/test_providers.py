@@ -101,6 +101,7 @@ def test_orc_manifest_equals_the_upstream_release_manifest(repo):
     ours = _docs(os.path.join(repo["dest"], "orc", entry["version"], "install.yaml"))
     mod = repository.module_dir(entry["module"], entry["version"], download=False)
     upstream = _docs(os.path.join(mod, "dist", "install.yaml"))
+
     def identity(doc):
         return (doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"])
 

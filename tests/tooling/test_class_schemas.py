@@ -44,15 +44,10 @@ def _go_mod_cache():
 
 
 def _dev_crd_dirs():
-    """CRD dirs of the Cluster API test module: the pinned version first, then other patches."""
-    minor = ".".join(pins.CLUSTER_API_VERSION.split(".")[:2])
-    found = []
-    for cache in _go_mod_cache():
-        exact = os.path.join(cache, "sigs.k8s.io", "cluster-api", "test@" + pins.CLUSTER_API_VERSION)
-        found += [exact] if os.path.isdir(exact) else []
-        found += sorted(glob.glob(os.path.join(cache, "sigs.k8s.io", "cluster-api", "test@%s.*" % minor)),
-                        reverse=True)
-    return [os.path.join(d, "infrastructure", "docker", "config", "crd", "bases") for d in found]
+    """CRD dirs of the pinned Cluster API test module (CAPD) in the Go module cache."""
+    return [os.path.join(cache, "sigs.k8s.io", "cluster-api", "test@" + pins.CLUSTER_API_TEST_VERSION,
+                         "infrastructure", "docker", "config", "crd", "bases")
+            for cache in _go_mod_cache()]
 
 
 def _load_crds():
@@ -68,10 +63,9 @@ def _load_crds():
         files += glob.glob(os.path.join(path, "*.yaml"))
     dev_dirs = [d for d in _dev_crd_dirs() if os.path.isdir(d)]
     if not dev_dirs:
-        minor = pins.CLUSTER_API_VERSION.rsplit(".", 1)[0]
         pytest.fail("DevCluster/DevMachine CRDs not found: expected the Go module sigs.k8s.io/cluster-api/test@%s "
-                    "(or another %s patch) in the Go module cache (GOMODCACHE, `go env GOMODCACHE`, ~/go/pkg/mod); "
-                    "build the embedded management cluster first" % (pins.CLUSTER_API_VERSION, minor))
+                    "in the Go module cache (GOMODCACHE, `go env GOMODCACHE`, ~/go/pkg/mod); run `make binaries` "
+                    "first" % pins.CLUSTER_API_TEST_VERSION)
     files += glob.glob(os.path.join(dev_dirs[0], "*.yaml"))
     crds = {}
     for path in files:

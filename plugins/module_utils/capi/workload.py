@@ -57,10 +57,15 @@ class ClusterResult(object):
         self.errors = list(errors or [msg])
         self.msg = msg
 
-    def as_dict(self):
+    def as_dict(self, compact=False):
+        """Result for the module; ``compact`` leaves conditions and node groups out of the summary
+        (batch runs: the result is registered for every host of the play, so size matters)."""
+        summary = self.summary
+        if compact and summary:
+            summary = dict((k, v) for k, v in summary.items() if k not in ("conditions", "node_groups"))
         out = {
             "changed": self.changed, "failed": self.failed, "msg": self.msg, "errors": self.errors,
-            "action": self.action, "cluster": self.summary, "problems": self.problems,
+            "action": self.action, "cluster": summary, "problems": self.problems,
             "stale_fields": self.stale_fields,
         }
         if self.diff is not None:
