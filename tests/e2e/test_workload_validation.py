@@ -72,7 +72,7 @@ def lab(management_cluster, ansible_env, tmp_path_factory):
 
 def test_every_invalid_input_fails_with_its_message_and_no_write(lab):
     mc, directory = lab["mc"], lab["dir"]
-    hosts = {host: spec for host, (spec, _) in CASES.items()}
+    hosts = {host: case[0] for host, case in CASES.items()}
     inventory = wh.write_inventory(str(directory / "invalid.yml"), mc.kubeconfig, hosts,
                                    {"infrastructure": "inmemory", "namespace": NAMESPACE})
     capture = str(directory / "result.json")

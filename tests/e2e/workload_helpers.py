@@ -56,7 +56,7 @@ def run_playbook(env, inventory, playbook, extra_vars=None, args=(), timeout=180
         cmd += ["-e", json.dumps(extra_vars)]
     cmd += list(args)
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
     recap = {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "failed": int(m.group(5))}
              for m in RECAP.finditer(proc.stdout)}
     return proc, recap

@@ -105,7 +105,7 @@ def test_built_cluster_matches_the_v1beta2_schema(cluster_schema, raw):
 
 
 def test_the_strict_schema_catches_a_misspelt_field(cluster_schema):
-    spec, _ = validation.normalize_spec(SPECS[0])
+    spec = validation.normalize_spec(SPECS[0])[0]
     obj = topology.build_cluster(spec)
     obj["spec"]["topology"]["class"] = "v1beta1-field-name"
     with pytest.raises(jsonschema.ValidationError):

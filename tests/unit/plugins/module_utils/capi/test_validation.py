@@ -128,7 +128,7 @@ CLASS = {
 
 
 def test_check_against_class_missing_class_lists_available():
-    spec, _ = validation.normalize_spec(GOOD)
+    spec = validation.normalize_spec(GOOD)[0]
     errors = validation.check_against_class(spec, None, ["scs-inmemory-1-35-v1"])
     assert len(errors) == 1
     assert errors[0].startswith("workload_cluster.class: 'scs-inmemory-1-34-v1' does not exist")
@@ -152,7 +152,7 @@ def test_check_against_class_unknown_variable_and_worker_class():
 def test_status_variables_count_as_known():
     cls = copy.deepcopy(CLASS)
     cls["status"] = {"variables": [{"name": "imageName"}]}
-    spec, _ = validation.normalize_spec(_spec(variables={"imageName": "x"}))
+    spec = validation.normalize_spec(_spec(variables={"imageName": "x"}))[0]
     assert validation.check_against_class(spec, cls) == []
 
 
@@ -175,5 +175,5 @@ def test_upgrade_rules_against_the_live_cluster(current, desired, ok):
 
 
 def test_no_live_cluster_means_create():
-    spec, _ = validation.normalize_spec(GOOD)
+    spec = validation.normalize_spec(GOOD)[0]
     assert validation.check_against_live(spec, None) == []
