@@ -13,10 +13,12 @@ The tests in this module run in order and share one cluster.
 
 from __future__ import annotations
 
+import base64
 import os
 import stat
 
 import pytest
+import yaml
 
 import helpers
 import workload_helpers as wh
@@ -54,8 +56,9 @@ def _converged_machines(mc, count, version):
 def test_create_reaches_available(lab):
     mc = lab["mc"]
     kubeconfig_dir = str(lab["dir"] / "kubeconfigs")
+    # -vvv: the most verbose output must still carry no secret (see _secret_fragments).
     proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml",
-                                  {"workload_cluster_kubeconfig_dir": kubeconfig_dir})
+                                  {"workload_cluster_kubeconfig_dir": kubeconfig_dir}, args=("-vvv",))
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert recap[HOST]["changed"] >= 1 and recap[HOST]["failed"] == 0
     assert helpers.cluster_available(mc, NAMESPACE, HOST)
@@ -68,6 +71,27 @@ def test_create_reaches_available(lab):
         content = handle.read()
     assert "certificate-authority-data" in content
     assert content not in proc.stdout  # never logged
+    with open(mc.kubeconfig) as handle:
+        management_kubeconfig = handle.read()
+    fragments = _secret_fragments(content) + _secret_fragments(management_kubeconfig)
+    assert len(fragments) >= 4, "expected client keys in both kubeconfigs"
+    leaked = [fragment[:12] + "..." for fragment in fragments if fragment in proc.stdout]
+    assert not leaked, "secret material in the -vvv output: %s" % leaked
+
+
+def _secret_fragments(kubeconfig_text):
+    """Values of client keys/tokens in a kubeconfig, base64 and decoded (a line of the PEM body)."""
+    fragments = []
+    for user in yaml.safe_load(kubeconfig_text).get("users") or []:
+        for key in ("client-key-data", "token"):
+            value = (user.get("user") or {}).get(key)
+            if not value:
+                continue
+            fragments.append(value)
+            if key == "client-key-data":
+                pem_lines = base64.b64decode(value).decode().splitlines()
+                fragments.append(pem_lines[len(pem_lines) // 2])
+    return fragments
 
 
 def test_second_run_changes_nothing_and_writes_nothing(lab):
