@@ -623,6 +623,25 @@ class EmbeddedCluster:
         record["argv_live"] = cmdline
         return record
 
+    def _gone(self, name):
+        """Why ``name`` is not running, confirmed after a short pause (None if it is running).
+
+        One look at /proc right after a start has been seen to miss a live process once, so a
+        component counts as gone only when a second look a moment later agrees.
+        """
+        time.sleep(0.3)
+        if self.running(name):
+            return None
+        record = self.read_pid(name)
+        if not record:
+            return "no pid file"
+        pid = int(record.get("pid", 0))
+        if proc_starttime(pid) is None:
+            return "pid %d does not exist or is a zombie" % pid
+        if proc_starttime(pid) != record.get("starttime"):
+            return "pid %d now belongs to another process" % pid
+        return "pid %d runs %s, not %s" % (pid, (proc_cmdline(pid) or ["?"])[0], record.get("binary"))
+
     def _start_process(self, name):
         argv = self._argv(name)
         log_path = self._log_file(name)
@@ -744,8 +763,9 @@ class EmbeddedCluster:
                 self.timings[what] = round(time.time() - start, 2)
                 return
             for name in components:
-                if not self.running(name):
-                    raise EmbeddedError("%s exited while waiting for %s" % (name, what),
+                reason = None if self.running(name) else self._gone(name)
+                if reason:
+                    raise EmbeddedError("%s exited while waiting for %s (%s)" % (name, what, reason),
                                         self._diagnostics())
             if time.time() > deadline:
                 raise EmbeddedError("timed out after %ds waiting for %s" % (limit * self.timeout_scale, what),
