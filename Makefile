@@ -34,19 +34,25 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Stages of `make test`, in order. Each runs as `make <stage>`; all run even after a failure,
 # and `make test` fails if any failed (see the summary it prints).
-TEST_STAGES ?= build changelog lint sanity units binaries tooling e2e molecule
+TEST_STAGES ?= build changelog lint sanity units binaries tooling e2e newcomer molecule
 
 STAGE_LOG = $(VENV_DIR)/.stage-log
+# Junit files and recorded results of every suite; `make test` adds them up (.ci/lib/results.py).
+RESULTS_DIR = $(VENV_DIR)/.results
+# A management cluster running beside `make test` (e.g. left by `make demo`) must be unchanged after it.
+GUARD_FILE = $(VENV_DIR)/.management-guard.json
+ALLOWED_SKIPS := tests/allowed-skips.yml
 now = $$(date '+%Y-%m-%d %H:%M:%S')
 
-.PHONY: help venv collections test test-newest demo lint sanity units tooling e2e molecule \
-	binaries build changelog clean _stages
+.PHONY: help venv collections test test-newest demo lint sanity units tooling e2e newcomer molecule \
+	binaries build changelog bench clean _stages
 
 help:
 	@echo "make demo         run playbooks/demo.yml against inventories/demo"
 	@echo "make test         everything CI runs: $(TEST_STAGES)"
 	@echo "make test-newest  the same with the newest ansible-core on Python >= 3.12 (venv .venv/newest)"
-	@echo "make lint | sanity | units | tooling | e2e | molecule | binaries | build | changelog"
+	@echo "make lint | sanity | units | tooling | e2e | newcomer | molecule | binaries | build | changelog"
+	@echo "make bench BENCH=embedded|workload_clusters   a benchmark, in a private network namespace"
 	@echo "make venv | collections | clean"
 
 # ---------------------------------------------------------------------------------------------
@@ -76,12 +82,18 @@ collections: $(COLLECTIONS_STAMP)
 # make test: every stage, a timestamped line per stage, a summary, non-zero exit on any failure.
 
 test: collections
-	@rm -f "$(STAGE_LOG)"
+	@rm -rf "$(STAGE_LOG)" "$(RESULTS_DIR)"
+	@"$(VPY)" .ci/lib/management-guard.py snapshot "$(GUARD_FILE)"
 	@$(MAKE) _stages
-	@echo "[$(now)] summary (stage, result, seconds):"
-	@column -t "$(STAGE_LOG)" 2>/dev/null | sed 's/^/    /' || sed 's/^/    /' "$(STAGE_LOG)"
-	@if grep -qv ' ok ' "$(STAGE_LOG)"; then \
-		echo "[$(now)] make test: FAILED stages: $$(grep -v ' ok ' "$(STAGE_LOG)" | cut -d' ' -f1 | tr '\n' ' ')"; exit 1; \
+	@guard=ok; "$(VPY)" .ci/lib/management-guard.py compare "$(GUARD_FILE)" || guard=failed; \
+	"$(VPY)" .ci/lib/results.py record "$(RESULTS_DIR)" guard "management cluster beside make test unchanged" \
+		$$([ $$guard = ok ] && echo passed || echo failed); \
+	echo "guard $$guard 0" >> "$(STAGE_LOG)"
+	@echo "[$(now)] summary:"
+	@"$(VPY)" .ci/lib/results.py summary "$(RESULTS_DIR)" "$(STAGE_LOG)" "$(ALLOWED_SKIPS)" $(TEST_STAGES) guard \
+		| tee "$(RESULTS_DIR)/summary.txt" | sed 's/^/    /'
+	@if ! tail -n 1 "$(RESULTS_DIR)/summary.txt" | grep -q ' 0 failed'; then \
+		echo "[$(now)] make test: FAILED ($$(tail -n 1 "$(RESULTS_DIR)/summary.txt"))"; exit 1; \
 	else echo "[$(now)] make test: all stages passed"; fi
 
 _stages:
@@ -139,22 +151,25 @@ define ansible_test
 		"$$tmp/ansible_collections/"; \
 	core=$$("$(VPY)" -c 'from ansible.release import __version__ as v; print(".".join(v.split(".")[:2]))'); \
 	if [ ! -e "$$dest/tests/sanity/ignore-$$core.txt" ]; then cp "$$dest/tests/sanity/ignore-2.19.txt" "$$dest/tests/sanity/ignore-$$core.txt"; fi; \
-	cd "$$dest" && echo "[$(now)] ansible-test $(1) in $$dest (ansible-core $$core)" && \
-	ANSIBLE_COLLECTIONS_PATH="$$tmp" PYTHONPATH= ansible-test $(1) --color no --python $(TEST_PYTHON) $(2)
+	cd "$$dest"; echo "[$(now)] ansible-test $(1) in $$dest (ansible-core $$core)"; rc=0; \
+	ANSIBLE_COLLECTIONS_PATH="$$tmp" PYTHONPATH= ansible-test $(1) --color no --python $(TEST_PYTHON) $(3) $(2) || rc=$$?; \
+	rm -rf "$(RESULTS_DIR)/$(1)"; mkdir -p "$(RESULTS_DIR)/$(1)"; \
+	if ls "$$dest"/tests/output/junit/*.xml >/dev/null 2>&1; then cp "$$dest"/tests/output/junit/*.xml "$(RESULTS_DIR)/$(1)/"; fi; \
+	exit $$rc
 endef
 
 # Extra arguments, e.g. `make sanity ANSIBLE_TEST_ARGS="--test pylint plugins/modules/k8s_version.py"`.
 ANSIBLE_TEST_ARGS ?=
 
 sanity: collections
-	$(call ansible_test,sanity,$(ANSIBLE_TEST_ARGS))
+	$(call ansible_test,sanity,$(ANSIBLE_TEST_ARGS),--junit)
 
 units: collections
 	$(call ansible_test,units,$(ANSIBLE_TEST_ARGS))
 
 # Tool-level checks (ansible-doc renders every module, ...): no cluster needed.
 tooling: collections
-	"$(VPY)" -m pytest -ra -p no:cacheprovider tests/tooling
+	"$(VPY)" -m pytest -ra -p no:cacheprovider --junitxml="$(RESULTS_DIR)/tooling/pytest.xml" tests/tooling
 
 binaries: collections
 	@if [ ! -f "$(BINARIES_SCRIPT)" ]; then \
@@ -170,15 +185,34 @@ binaries: collections
 	"$(VPY)" -c 'from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog, repository; \
 		[print(repository.module_dir(e["module"], e["version"])) for e in map(catalog.provider, sorted(catalog.PROVIDERS))]'
 
-# NETNS=1 runs e2e/molecule in a private network namespace (needs root and `unshare`): the
-# embedded cluster's in-memory backend binds fixed ports, so parallel runs must be kept apart.
-IN_NETNS = $(if $(filter 1,$(NETNS)),unshare --net bash -c 'ip link set lo up && exec "$$0" "$$@"')
+# e2e, newcomer, molecule and bench start embedded management clusters on fixed loopback ports: they
+# run in a private network namespace (as root `unshare --net`, else a user namespace), so they never
+# meet a management cluster running on this machine. NETNS=0 runs them in this namespace, refused
+# while another management cluster holds the ports (.ci/lib/private-netns.py).
+NETNS ?= 1
+IN_NETNS = $(if $(filter 0,$(NETNS)),SCS_KAAS_NETNS=host) "$(VPY)" .ci/lib/private-netns.py --
+PYTEST = "$(VPY)" -m pytest -ra -p no:cacheprovider
 
 e2e: collections
-	$(IN_NETNS) "$(VPY)" -m pytest -ra -p no:cacheprovider tests/e2e
+	$(IN_NETNS) $(PYTEST) --junitxml="$(RESULTS_DIR)/e2e/pytest.xml" tests/e2e
 
+# The newcomer's path: `make demo` twice and every shell block of README.md and docs/ as pasted.
+newcomer: collections
+	$(IN_NETNS) $(PYTEST) --junitxml="$(RESULTS_DIR)/newcomer/pytest.xml" tests/newcomer
+
+# Every scenario on its own, so each counts as one result.
 molecule: collections
-	$(IN_NETNS) molecule test --all
+	@rm -f "$(RESULTS_DIR)/molecule.jsonl"; failed=""; \
+	for scenario in $$(ls molecule/*/molecule.yml | cut -d/ -f2); do \
+		echo "[$(now)] molecule test -s $$scenario"; \
+		if $(IN_NETNS) molecule test -s "$$scenario"; then outcome=passed; else outcome=failed; failed="$$failed $$scenario"; fi; \
+		"$(VPY)" .ci/lib/results.py record "$(RESULTS_DIR)" molecule "scenario $$scenario" $$outcome; \
+	done; \
+	if [ -n "$$failed" ]; then echo "molecule: failed scenarios:$$failed"; exit 1; fi
+
+BENCH ?= embedded
+bench: collections
+	$(IN_NETNS) "$(VPY)" benchmarks/$(BENCH).py $(BENCH_ARGS)
 
 demo: collections
 	@missing=""; for f in "$(DEMO_PLAYBOOK)" "$(DEMO_INVENTORY)"; do [ -e "$$f" ] || missing="$$missing $$f"; done; \
