@@ -31,6 +31,7 @@ def _join(prefix, target):
 
 def _variables_entries(full, var, names):
     for name in names:
+        yield "%s[%s].value" % (full, name), "%s.%s" % (var, name)
         yield "%s[%s]" % (full, name), "%s.%s" % (var, name)
 
 

@@ -25,7 +25,7 @@ from ansible.module_utils.six import string_types
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils import versions
-from ansible_collections.scs.kaas.plugins.module_utils.capi import checks, class_openstack, classes, topology, values
+from ansible_collections.scs.kaas.plugins.module_utils.capi import checks, class_openstack, classes, values
 from ansible_collections.scs.kaas.plugins.module_utils.capi import spec as declaration
 
 try:
@@ -141,7 +141,8 @@ def ip_family(spec):
 def _variable_sources(spec):
     """(variable path prefix, class variables) of every level: cluster, control plane, groups."""
     var = spec["var_name"]
-    out = [(var + ".variables", topology.cluster_variables(spec))]
+    # the mapped variables (certSANs, oidc, nodeCIDR) are parsed by their own spec options
+    out = [(var + ".variables", spec.get("variables") or {})]
     out.append((var + ".control_plane.variables", spec["control_plane"].get("variables") or {}))
     for index, group in enumerate(spec.get("node_groups") or []):
         out.append(("%s.node_groups[%d].variables" % (var, index), group.get("variables") or {}))

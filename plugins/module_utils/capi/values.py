@@ -105,7 +105,9 @@ def dns_subdomain(value):
 
 
 def cidr(value):
-    """An IP network with no host bits set (10.96.0.0/12, fd00::/64)."""
+    """An IP network with no host bits set (10.96.0.0/12, fd00::/64); the prefix length is required."""
+    if not isinstance(value, str) or "/" not in value:
+        raise Invalid("is not a network CIDR (no prefix length)", "e.g. 10.96.0.0/12 with no host bits set")
     try:
         return ipaddress.ip_network(value, strict=True)
     except (TypeError, ValueError) as exc:
