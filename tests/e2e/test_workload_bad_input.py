@@ -295,8 +295,8 @@ def test_risky_settings_warn_in_the_result_and_the_log(lab):
     assert writes == [], writes
     entry = result["clusters"]["risky-1"]
     assert entry["failed"] is False, entry
-    assert [w.split(":")[0] for w in entry["warnings"]] == ["workload_cluster.variables.apiServerAllowedCIDRs",
-                                                           "workload_cluster.node_groups[0].rollout.max_unavailable"]
+    assert [w.split(":")[0] for w in entry["warnings"]] == [
+        "workload_cluster.variables.apiServerAllowedCIDRs", "workload_cluster.node_groups[0].rollout.max_unavailable"]
     log = " ".join(proc.stdout.split())
     for warning in entry["warnings"]:
         assert "[WARNING]: risky-1: " + " ".join(warning.split())[:60] in log, proc.stdout[-3000:]

@@ -45,18 +45,15 @@ def _entries(option, value, cluster_prefix, var_prefix):
             if full.endswith(".value"):
                 yield full[:-len(".value")], var
         if sub.name == "variables" and isinstance(sub_value, dict):
-            for entry in _variables_entries(full, var, sorted(sub_value)):
-                yield entry
+            yield from _variables_entries(full, var, sorted(sub_value))
             continue
         if sub.options and sub.type == "list" and sub.name == "node_groups":
             for index, item in enumerate(sub_value or []):
                 item_full = "%s[%s]" % (full, item.get("name"))
                 yield item_full, "%s[%d]" % (var, index)
-                for entry in _entries(sub, item, item_full, "%s[%d]" % (var, index)):
-                    yield entry
+                yield from _entries(sub, item, item_full, "%s[%d]" % (var, index))
         elif sub.options and sub.type != "list":
-            for entry in _entries(sub, sub_value, full, var):
-                yield entry
+            yield from _entries(sub, sub_value, full, var)
 
 
 def entries(spec):

@@ -296,8 +296,7 @@ def iter_options(option=SPEC, path=""):
         yield sub_path, sub
         if sub.options:
             inner = sub_path + "[]" if sub.type == "list" else sub_path
-            for found in iter_options(sub, inner):
-                yield found
+            yield from iter_options(sub, inner)
 
 
 def doc_suboptions(option=SPEC):

@@ -223,11 +223,9 @@ def values_at(data, path):
         if part == "[]":
             if isinstance(node, list):
                 for i, item in enumerate(node):
-                    for found in walk(item, index + 1, "%s[%d]" % (suffix, i)):
-                        yield found
+                    yield from walk(item, index + 1, "%s[%d]" % (suffix, i))
             return
         if isinstance(node, dict) and node.get(part) is not None:
-            for found in walk(node[part], index + 1, "%s.%s" % (suffix, part)):
-                yield found
+            yield from walk(node[part], index + 1, "%s.%s" % (suffix, part))
 
     return walk(data, 0, "")

@@ -62,8 +62,7 @@ def render():
 def _pairs(options, path=""):
     for name, entry in options.items():
         yield path + name, dict((k, v) for k, v in entry.items() if k != "suboptions")
-        for found in _pairs(entry.get("suboptions") or {}, "%s%s." % (path, name)):
-            yield found
+        yield from _pairs(entry.get("suboptions") or {}, "%s%s." % (path, name))
 
 
 def test_fragment_documents_every_declared_option_key_by_key():
