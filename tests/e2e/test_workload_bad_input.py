@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 import helpers
+import test_openstack_cloud as fake_openstack
 import workload_helpers as wh
 
 from ansible_collections.scs.kaas.plugins.module_utils.capi import batch_options, checks, classes, spec
@@ -53,8 +54,8 @@ def _spec(**changes):
 
 
 def _openstack(**changes):
-    return _spec(infrastructure="openstack", variables={"identityRef": {"name": IDENTITY_SECRET, "cloudName": "prod"}},
-                 **changes)
+    variables = changes.pop("variables", {"identityRef": {"name": IDENTITY_SECRET, "cloudName": "prod"}})
+    return _spec(infrastructure="openstack", variables=variables, **changes)
 
 
 def _place(tree, path, value):
@@ -300,3 +301,67 @@ def test_risky_settings_warn_in_the_result_and_the_log(lab):
     log = " ".join(proc.stdout.split())
     for warning in entry["warnings"]:
         assert "[WARNING]: risky-1: " + " ".join(warning.split())[:60] in log, proc.stdout[-3000:]
+
+
+class ServerGroupCloud(fake_openstack.FakeCloud):
+    """The fake Keystone + Nova of test_openstack_cloud, plus GET os-server-groups/<id>."""
+
+    def __init__(self, groups):
+        self.groups = groups
+        super().__init__()
+
+    def _handler(self):
+        base = super()._handler()
+        cloud = self
+        prefix = "/compute/v2.1/os-server-groups/"
+
+        class Handler(base):
+            def do_GET(self):
+                path = self.path.split("?", 1)[0].rstrip("/")
+                if not path.startswith(prefix) or self.headers.get("X-Auth-Token") != fake_openstack.TOKEN:
+                    base.do_GET(self)
+                    return
+                self._record()
+                group = cloud.groups.get(path[len(prefix):])
+                if group is None:
+                    self._reply(404, {"itemNotFound": {"code": 404, "message": "Instance group not found"}})
+                else:
+                    self._reply(200, {"server_group": group})
+
+        return Handler
+
+
+def test_server_groups_a_spec_names_must_exist_in_its_cloud_before_any_write(lab):
+    known = {"0b7c1b52-6c5e-4d5e-9d7a-2f1e0a5c9e11": "anti-affinity", "7e0d5f3a-1c2b-4a6d-8e9f-0a1b2c3d4e5f": "affinity"}
+    missing = "f00dfeed-0000-4000-8000-000000000000"
+    groups = {gid: {"id": gid, "name": "sg-%s" % policy, "policy": policy, "policies": [policy], "members": [],
+                    "metadata": {}, "project_id": fake_openstack.PROJECT_ID, "user_id": fake_openstack.USER_ID}
+              for gid, policy in known.items()}
+    with ServerGroupCloud(groups) as cloud:
+        _secret(lab["mc"], "sg-cloud", {"prod": {
+            "auth": {"auth_url": cloud.base + "/identity", "username": "demo", "password": "s3cret",
+                     "project_name": "demo", "user_domain_name": "Default", "project_domain_name": "Default"},
+            "region_name": "RegionOne", "identity_api_version": 3}})
+        identity = {"identityRef": {"name": "sg-cloud", "cloudName": "prod"}}
+        affinity, anti = sorted(known, key=known.get)
+        hosts = {
+            "sg-ok": _openstack(variables=dict(identity, controlPlaneServerGroupID=affinity, workerServerGroupID=anti)),
+            "sg-missing-cp": _openstack(variables=dict(identity, controlPlaneServerGroupID=missing)),
+            "sg-missing-group": _openstack(variables=dict(identity), node_groups=[
+                {"name": "md-0", "variables": {"workerServerGroupID": missing}}]),
+        }
+        proc, result, writes = _run_batch(lab, "server-groups", hosts)
+        requests = list(cloud.requests)
+    assert writes == [], writes
+    _assert_each_fails_naming(result, {
+        "sg-missing-cp": ["workload_cluster.variables.controlPlaneServerGroupID: '%s' is not a server group in cloud "
+                          "'prod'" % missing],
+        "sg-missing-group": ["workload_cluster.node_groups[0].variables.workerServerGroupID: '%s'" % missing],
+        "sg-ok": ["not applied", "sg-missing-cp", "sg-missing-group"],
+    })
+    assert [w.split(":")[0] for w in result["clusters"]["sg-ok"].get("warnings", [])] == [
+        "workload_cluster.variables.controlPlaneServerGroupID"]
+    looked_up = sorted(r["path"].rsplit("/", 1)[1] for r in requests if "/os-server-groups/" in r["path"])
+    assert looked_up == sorted([affinity, anti, missing, missing]), requests
+    assert {(r["method"], r["path"]) for r in requests if r["method"] != "GET"} == {("POST", "/identity/v3/auth/tokens")}
+    assert "s3cret" not in proc.stdout

@@ -71,6 +71,12 @@ VALUE_KINDS = {
     "customCAs[].pem": "certificate",
 }
 
+# Variables naming objects in the cloud; looked up (read-only) before any write (capi/cloud_refs.py).
+CLOUD_REFERENCES = {
+    "controlPlaneServerGroupID": "server_group",
+    "workerServerGroupID": "server_group",
+}
+
 
 def _rule_schema():
     return {

@@ -318,6 +318,28 @@ def referenced_secrets(spec):
     return dict((name, spec["var_name"] + ".variables.identityRef.name") for name in names)
 
 
+def _clouds(secret):
+    """The ``clouds`` mapping of a Secret's clouds.yaml, or None (content never shown)."""
+    data = (secret or {}).get("data") or {}
+    try:
+        content = yaml.safe_load(base64.b64decode(data["clouds.yaml"])) if HAS_YAML else None
+    except Exception:  # pylint: disable=broad-except  # any parse error: the content stays hidden
+        content = None
+    clouds = content.get("clouds") if isinstance(content, dict) else None
+    return clouds if isinstance(clouds, dict) else None
+
+
+def identity_cloud(spec, secrets):
+    """(cloud name, clouds.yaml entry) of the spec's identityRef, or None."""
+    for name in referenced_secrets(spec):
+        identity = spec["variables"].get("identityRef") or {}
+        cloud = identity.get("cloudName") or class_openstack.DEFAULT_CLOUD_NAME
+        clouds = _clouds(secrets.get(name))
+        if clouds and isinstance(clouds.get(cloud), dict):
+            return cloud, clouds[cloud]
+    return None
+
+
 def check_references(spec, secrets):
     """Errors for referenced Secrets that are missing or do not fit; ``secrets``: name -> object or None.
 
@@ -339,12 +361,8 @@ def check_references(spec, secrets):
             continue
         identity = spec["variables"].get("identityRef") or {}
         cloud = identity.get("cloudName") or class_openstack.DEFAULT_CLOUD_NAME
-        try:
-            content = yaml.safe_load(base64.b64decode(data["clouds.yaml"])) if HAS_YAML else None
-        except Exception:  # pylint: disable=broad-except  # any parse error: the content stays hidden
-            content = None
-        clouds = content.get("clouds") if isinstance(content, dict) else None
-        if not isinstance(clouds, dict):
+        clouds = _clouds(secret)
+        if clouds is None:
             errors.append("%s: Secret '%s' key clouds.yaml is not a clouds.yaml (no 'clouds' mapping)" % (var, name))
         elif cloud not in clouds:
             errors.append("%s: Secret '%s' clouds.yaml has no cloud '%s' (%s.variables.identityRef.cloudName); "

@@ -21,7 +21,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.scs.kaas.plugins.module_utils.capi import field_paths, topology, validation
+from ansible_collections.scs.kaas.plugins.module_utils.capi import cloud_refs, field_paths, topology, validation
 from ansible_collections.scs.kaas.plugins.module_utils.kube import apply as kube_apply
 from ansible_collections.scs.kaas.plugins.module_utils.kube import wait as kube_wait
 from ansible_collections.scs.kaas.plugins.module_utils.kube.client import KubeError
@@ -148,7 +148,7 @@ class WorkloadClusters(object):
             try:
                 live = self._live_clusters(spec["namespace"]).get(spec["name"])
                 if state == "present":
-                    errors = self._check_cluster_dependent(spec, live)
+                    errors = self._check_cluster_dependent(res, spec, live)
                 else:
                     errors = self._check_deletable(spec, live)
                 if errors:
@@ -215,7 +215,7 @@ class WorkloadClusters(object):
         validation.check_rfc1123_label(errors, var_name + ".namespace", namespace, "namespace")
         return {"name": name, "namespace": namespace, "var_name": var_name}, errors.messages
 
-    def _check_cluster_dependent(self, spec, live):
+    def _check_cluster_dependent(self, res, spec, live):
         class_ns = spec.get("class_namespace") or spec["namespace"]
         available = self._cluster_classes(class_ns)
         errors = validation.check_against_class(spec, available.get(spec["class"]), available.keys())
@@ -223,6 +223,12 @@ class WorkloadClusters(object):
         secrets = dict((name, self.client.get(self.client.resource("v1", "Secret"), name, spec["namespace"]))
                        for name in validation.referenced_secrets(spec))
         errors += validation.check_references(spec, secrets)
+        refs = cloud_refs.references(spec)
+        if refs and not errors:
+            cloud_name, cloud_entry = validation.identity_cloud(spec, secrets)
+            cloud_errors, warnings = cloud_refs.check(refs, cloud_name, cloud_entry)
+            errors += cloud_errors
+            res.warnings += warnings
         if live is not None and (live.get("metadata") or {}).get("deletionTimestamp"):
             errors.append("%s.name: '%s' is being deleted on the management cluster; wait until it is gone "
                           "before creating it again" % (spec["var_name"], spec["name"]))

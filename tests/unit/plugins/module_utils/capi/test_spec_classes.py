@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.scs.kaas.plugins.module_utils.capi import (
-    batch_options, checks, classes, field_paths, spec, topology, validation, values)
+    batch_options, checks, class_openstack, classes, cloud_refs, field_paths, spec, topology, validation, values)
 from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog
 from ansible_collections.scs.kaas.plugins.modules import workload_cluster
 
@@ -267,3 +267,29 @@ def test_every_module_option_rule_refuses_bad_values(option, tmp_path):
     good = {"positive": 1, "directory": str(tmp_path / "new" / "dir")}[batch_options.RULES[option][0]]
     assert batch_options.check({option: good}) == []
     assert not os.path.exists(str(tmp_path / "new"))  # checking writes nothing
+
+
+def test_every_declared_cloud_reference_is_found_at_every_level():
+    group_id = "5a1f4e0e-9f8b-4d54-b0d3-c0b5d6f0e2a1"
+    for name, kind in sorted(class_openstack.CLOUD_REFERENCES.items()):
+        raw = copy.deepcopy(OPENSTACK)
+        raw["variables"][name] = group_id
+        raw["control_plane"]["variables"] = {name: group_id}
+        raw["node_groups"][0]["variables"] = {name: group_id}
+        spec_, errors = validation.normalize_spec(raw)
+        assert errors == []
+        assert cloud_refs.references(spec_) == [
+            ("workload_cluster.variables.%s" % name, kind, group_id),
+            ("workload_cluster.control_plane.variables.%s" % name, kind, group_id),
+            ("workload_cluster.node_groups[0].variables.%s" % name, kind, group_id)]
+        assert set(cloud_refs.LOOKUPS) >= {kind}
+    assert cloud_refs.references(validation.normalize_spec(GOOD)[0]) == []
+
+
+def test_the_cloud_of_the_identity_secret_is_what_lookups_use():
+    raw = copy.deepcopy(OPENSTACK)
+    raw["variables"]["identityRef"] = {"name": "cloud-a", "cloudName": "prod"}
+    spec_ = validation.normalize_spec(raw)[0]
+    entry = {"auth": {"auth_url": "https://keystone.example.com"}, "region_name": "RegionOne"}
+    assert validation.identity_cloud(spec_, {"cloud-a": _secret({"prod": entry, "stage": {}})}) == ("prod", entry)
+    assert validation.identity_cloud(spec_, {"cloud-a": _secret({"stage": entry})}) is None
