@@ -235,7 +235,7 @@ def test_specs_the_class_cannot_honour_and_reserved_namespaces_are_refused(lab):
         for family, network in sorted(networks.items()):
             if family in caps["ip_families"]:
                 continue
-            host = "family-%s-%s" % (infra, family)
+            host = ("family-%s-%s" % (infra, family)).lower()
             hosts[host] = (_openstack if infra == "openstack" else _spec)(network=network)
             hosts[host]["infrastructure"] = infra
             expected[host] = ["workload_cluster.network.pods: ", "cannot honour"]
