@@ -24,7 +24,7 @@ import helpers
 import test_openstack_cloud as fake_openstack
 import workload_helpers as wh
 
-from ansible_collections.scs.kaas.plugins.module_utils.capi import batch_options, checks, classes, spec
+from ansible_collections.scs.kaas.plugins.module_utils.capi import batch_options, checks, class_openstack, classes, spec
 
 NAMESPACE = "wl-bad-input"
 DEFAULTS = {"infrastructure": "inmemory", "namespace": NAMESPACE}
@@ -344,24 +344,30 @@ def test_server_groups_a_spec_names_must_exist_in_its_cloud_before_any_write(lab
             "region_name": "RegionOne", "identity_api_version": 3}})
         identity = {"identityRef": {"name": "sg-cloud", "cloudName": "prod"}}
         affinity, anti = sorted(known, key=known.get)
-        hosts = {
-            "sg-ok": _openstack(variables=dict(identity, controlPlaneServerGroupID=affinity, workerServerGroupID=anti)),
-            "sg-missing-cp": _openstack(variables=dict(identity, controlPlaneServerGroupID=missing)),
-            "sg-missing-group": _openstack(variables=dict(identity), node_groups=[
-                {"name": "md-0", "variables": {"workerServerGroupID": missing}}]),
-        }
+        hosts = {"sg-ok": _openstack(variables=dict(identity, controlPlaneServerGroupID=affinity,
+                                                    workerServerGroupID=anti))}
+        expected = {}
+        # every declared cloud reference, at every level a spec can set class variables
+        for name in sorted(class_openstack.CLOUD_REFERENCES):
+            for level in ("variables", "control_plane.variables", "node_groups[0].variables"):
+                host = "sg-missing-%02d" % len(expected)
+                raw = _openstack(variables=dict(identity))
+                if level == "variables":
+                    raw["variables"][name] = missing
+                elif level == "control_plane.variables":
+                    raw["control_plane"]["variables"] = {name: missing}
+                else:
+                    raw["node_groups"][0]["variables"] = {name: missing}
+                hosts[host] = raw
+                expected[host] = ["workload_cluster.%s.%s: '%s' is not a %s in cloud 'prod'"
+                                  % (level, name, missing, class_openstack.CLOUD_REFERENCES[name].replace("_", " "))]
         proc, result, writes = _run_batch(lab, "server-groups", hosts)
         requests = list(cloud.requests)
     assert writes == [], writes
-    _assert_each_fails_naming(result, {
-        "sg-missing-cp": ["workload_cluster.variables.controlPlaneServerGroupID: '%s' is not a server group in cloud "
-                          "'prod'" % missing],
-        "sg-missing-group": ["workload_cluster.node_groups[0].variables.workerServerGroupID: '%s'" % missing],
-        "sg-ok": ["not applied", "sg-missing-cp", "sg-missing-group"],
-    })
+    _assert_each_fails_naming(result, dict(expected, **{"sg-ok": ["not applied"] + sorted(expected)}))
     assert [w.split(":")[0] for w in result["clusters"]["sg-ok"].get("warnings", [])] == [
         "workload_cluster.variables.controlPlaneServerGroupID"]
     looked_up = sorted(r["path"].rsplit("/", 1)[1] for r in requests if "/os-server-groups/" in r["path"])
-    assert looked_up == sorted([affinity, anti, missing, missing]), requests
+    assert looked_up == sorted([affinity, anti] + [missing] * len(expected)), requests
     assert {(r["method"], r["path"]) for r in requests if r["method"] != "GET"} == {("POST", "/identity/v3/auth/tokens")}
     assert "s3cret" not in proc.stdout

@@ -80,5 +80,5 @@ def check(refs, cloud_name, cloud_entry, connector=None):
     except Exception as exc:  # pylint: disable=broad-except  # any SDK or connection error refuses the spec
         errors.append("%s: cannot look up '%s' in cloud '%s' (%s: %s); the cloud must be reachable from the host "
                       "that runs the module" % (refs[0][0], refs[0][2], cloud_name, type(exc).__name__,
-                                                str(exc).split("\n")[0][:200]))
+                                                str(exc).split("\n", 1)[0][:200]))
     return errors, warnings
