@@ -353,7 +353,7 @@ options:
         description: Labels (string values).
         type: dict
       annotations:
-        description: Annotations of the Cluster.
+        description: Annotations (string values).
         type: dict
       paused:
         description: Pause reconciliation (C(spec.paused)).

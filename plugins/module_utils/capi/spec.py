@@ -218,9 +218,7 @@ SPEC = Option("clusters", "list", "Workload cluster specs.", elements="dict", op
     Option("variables", "dict", "Further class variables, verbatim (see the class documentation).",
            parse=checks.variables({"certSANs": "api.cert_sans", "oidc": "api.oidc", "nodeCIDR": "network.nodes"}),
            target="spec.topology.variables"),
-] + _meta_maps()[:1] + [
-    Option("annotations", "dict", "Annotations of the Cluster.", parse=checks.annotation_map,
-           target="metadata.annotations"),
+] + _meta_maps() + [
     Option("paused", "bool", "Pause reconciliation (C(spec.paused)).", default=False, kind="bool",
            target="spec.paused"),
     Option("protected", "bool", "Refuse deletion without O(force_delete_protected).", default=False, kind="bool"),
