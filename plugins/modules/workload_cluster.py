@@ -18,12 +18,20 @@ description:
     C(scs.kaas), user agent C(scs.kaas/<version>)).
   - Idempotent without writes - the fields this module owns are compared with the live object first;
     when they match (and no field it used to own was dropped) no mutating request is sent.
-  - Every spec is validated before anything is written - names, versions and upgrade steps (patch
-    forward freely, one minor at a time, never down, only inside the Cluster API workload range),
-    control plane size, CIDR overlaps, autoscaler bounds, duplicate node groups, the ClusterClass and
-    its variables (read from the management cluster). Every real write is preceded by a server-side
-    dry run, so admission errors cost no write either. Errors name the inventory variable, the bad
-    value and what is valid.
+  - Every spec is validated before anything is written - the keys and values declared for
+    O(clusters) (names, durations, counts, CIDRs that are networks, IPs, URLs with a scheme,
+    certificates that parse), versions and upgrade steps (patch forward freely, one minor at a time,
+    never down, only inside the Cluster API workload range), control plane size, CIDR overlaps,
+    autoscaler bounds, duplicate node groups, namespaces reserved by Kubernetes or the providers,
+    what the class can honour (IP family), the ClusterClass and its variables and the Secret an
+    C(identityRef) names with the cloud in its C(clouds.yaml) (read from the management cluster).
+    Then every cluster that needs a write gets a server-side dry run, and admission errors are mapped
+    back to the inventory variable. Errors name the inventory variable, the bad value and what is
+    valid.
+  - A batch is all or nothing - when any cluster fails a check, no cluster is written, unless
+    O(partial=true).
+  - Valid but risky settings (an API open to the whole internet while the allowed-CIDR restriction
+    is on, a rollout that may take down a whole node group) are returned as warnings.
   - A version change and a class change in one spec are applied in one write, so CAPI replaces each
     Machine once.
   - With O(wait), waits with a watch until C(status.observedGeneration) caught up and the v1beta2
@@ -34,35 +42,12 @@ description:
     process, which is how the C(workload_cluster) role handles a whole play at once.
 extends_documentation_fragment:
   - scs.kaas.kubeconfig
+  - scs.kaas.workload_cluster_spec
 options:
   cluster:
     description:
       - One workload cluster spec (see O(clusters) for the keys). Mutually exclusive with O(clusters).
     type: dict
-  clusters:
-    description:
-      - Several workload cluster specs, reconciled concurrently.
-      - An item is either a spec or a mapping C({host, spec, var_name}); C(host) is the key of the
-        item's result in RV(clusters) (default C(<namespace>/<name>)), C(var_name) the variable named
-        in its error messages (default O(var_name)).
-      - "Spec keys: C(name), C(namespace) (default C(default)), C(kubernetes_version) (V(v1.34.4),
-        V(1.34.4) or a minor V(1.34) that resolves to the pinned patch), C(infrastructure)
-        (V(inmemory), V(docker), V(openstack)) and optional C(class_revision), or an explicit C(class),
-        optional C(class_namespace); C(control_plane) (C(replicas) odd, default 1, C(labels),
-        C(annotations), C(deletion), C(machine_health_check), C(variables)); C(node_groups), a list of
-        C(name), C(class) (default C(default-worker)), C(replicas) (default 1) or C(autoscaler)
-        C({min, max}), C(labels), C(annotations), C(taints) C([{key, value, effect}]),
-        C(failure_domain), C(variables), C(min_ready_seconds), C(rollout)
-        C({strategy, max_surge, max_unavailable}), C(deletion) C({node_drain_timeout,
-        node_volume_detach_timeout, node_deletion_timeout, order}), C(machine_health_check)
-        C({enabled, node_startup_timeout, unhealthy_node_conditions, unhealthy_machine_conditions,
-        max_in_flight, max_unhealthy, unhealthy_range}); C(network) C({pods, services, nodes,
-        service_domain, api_server_port}); C(api) C({cert_sans, oidc: {issuer_url, client_id,
-        username_claim, username_prefix, groups_claim, groups_prefix}}); C(variables) (further class
-        variables, verbatim); C(labels); C(annotations); C(paused); C(protected)."
-      - Durations are seconds or strings such as V(90s), V(5m), V(1h30m).
-    type: list
-    elements: dict
   state:
     description:
       - V(present) creates or updates, V(absent) deletes (only C(name) and C(namespace) are needed).
@@ -75,7 +60,7 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait per cluster.
+    description: Seconds to wait per cluster (at least 1).
     type: int
     default: 900
   force_delete_protected:
@@ -88,15 +73,24 @@ options:
     description:
       - Write the kubeconfig of each converged cluster (Secret C(<name>-kubeconfig)) to
         C(<dir>/<namespace>-<name>.kubeconfig) with mode 0600. Its content is never returned or logged.
+      - Must be a directory or a path that can be created as one; checked before anything is written.
     type: path
   var_name:
     description: Inventory variable named in error messages, e.g. C(workload_cluster.node_groups[1].name).
     type: str
     default: workload_cluster
   parallel:
-    description: Clusters reconciled at the same time.
+    description: Clusters reconciled at the same time (at least 1).
     type: int
     default: 8
+  partial:
+    description:
+      - With V(false) a batch is all or nothing - when any cluster of O(clusters) fails its checks
+        (including the server-side dry run), no cluster is written and the valid ones fail with
+        C(not applied).
+      - With V(true) the valid clusters are applied and only the invalid ones fail.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
@@ -109,7 +103,10 @@ attributes:
 notes:
   - Requires the C(kubernetes) Python package on the host that runs the module.
   - With O(clusters) the module itself fails only for problems that concern every cluster (such as an
-    unreachable management cluster); per-cluster failures are in RV(clusters) with C(failed=true).
+    unreachable management cluster or an invalid module option); per-cluster failures are in
+    RV(clusters) with C(failed=true).
+  - Warnings about risky settings are in the C(warnings) of each cluster's result and are shown by
+    Ansible as C([WARNING]) lines.
 seealso:
   - module: scs.kaas.workload_cluster_info
   - module: scs.kaas.cluster_class
@@ -174,7 +171,7 @@ clusters:
       also node_groups and conditions with status, reason and message - with O(clusters) these are
       left out to keep the result small, see M(scs.kaas.workload_cluster_info)), C(problems) (failing
       conditions with reason and message), C(stale_fields) (owned fields that were dropped), C(diff) (with --diff),
-      C(blockers) (what still blocks a delete) and C(kubeconfig_path).
+      C(blockers) (what still blocks a delete), C(kubeconfig_path) and C(warnings) (risky settings).
   returned: always
   type: dict
   sample:
@@ -194,6 +191,7 @@ failed_clusters:
 """
 
 from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
+from ansible_collections.scs.kaas.plugins.module_utils.capi import batch_options
 from ansible_collections.scs.kaas.plugins.module_utils.capi.workload import WorkloadClusters
 
 
@@ -208,6 +206,7 @@ class WorkloadClusterModule(KaasModule):
         workload_kubeconfig_dir=dict(type="path"),
         var_name=dict(type="str", default="workload_cluster"),
         parallel=dict(type="int", default=8),
+        partial=dict(type="bool", default=False),
     )
     module_kwargs = dict(
         mutually_exclusive=[("cluster", "clusters")],
@@ -227,15 +226,22 @@ class WorkloadClusterModule(KaasModule):
         return entries
 
     def run(self):
+        errors = batch_options.check(self.params)
+        if errors:
+            self.module.fail_json(msg="invalid module options, nothing was read or written: %s" % "; ".join(errors),
+                                  errors=errors)
         engine = WorkloadClusters(
             self.client, check_mode=self.module.check_mode, diff=self.module._diff,
             wait=self.params["wait"], wait_timeout=self.params["wait_timeout"],
             force_delete_protected=self.params["force_delete_protected"],
-            kubeconfig_dir=self.params["workload_kubeconfig_dir"], parallel=self.params["parallel"])
+            kubeconfig_dir=self.params["workload_kubeconfig_dir"], parallel=self.params["parallel"],
+            partial=self.params["partial"])
         results = engine.run(self._entries(), self.params["state"])
         by_key = {}
         for index, res in enumerate(results):
             by_key[res.key or "#%d" % index] = res.as_dict(compact=self.params["cluster"] is None)
+            for warning in res.warnings:
+                self.module.warn("%s: %s" % (res.key, warning))
         changed = any(r.changed for r in results)
         failed = [k for k, r in zip(by_key, results) if r.failed]
         out = dict(changed=changed, clusters=by_key, failed_clusters=failed)

@@ -78,6 +78,14 @@ def if_set(name):
     return "{{ if .%s }}true{{ end }}" % name
 
 
+# Values parsed as their kind before any write (paths into the variable values, see
+# classes.CAPABILITIES); the class schema only checks their shape.
+VALUE_KINDS = {
+    "certSANs[]": "host",
+    "oidc.issuerURL": "https_url",
+}
+
+
 def common_variables():
     """Variables every shipped class defines (see docs/cluster-classes.md)."""
     optional_string = {"type": "string"}

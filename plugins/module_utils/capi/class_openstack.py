@@ -57,6 +57,26 @@ OPENSTACK_VARIABLE_NAMES = (
     "controlPlaneAvailabilityZones", "sshKeyName", "registryMirrors", "customCAs",
 )
 
+# Values parsed as their kind before any write (paths into the variable values, see
+# classes.CAPABILITIES); the class schema only checks their shape.
+VALUE_KINDS = {
+    "nodeCIDR": "cidr",
+    "dnsNameservers[]": "ip",
+    "apiServerAllowedCIDRs[]": "cidr",
+    "managementClusterEgressCIDR": "cidr",
+    "securityGroups.allNodesRules[].remoteIPPrefix": "cidr",
+    "securityGroups.controlPlaneRules[].remoteIPPrefix": "cidr",
+    "securityGroups.workerRules[].remoteIPPrefix": "cidr",
+    "registryMirrors[].endpoints[]": "url",
+    "customCAs[].pem": "certificate",
+}
+
+# Variables naming objects in the cloud; looked up (read-only) before any write (capi/cloud_refs.py).
+CLOUD_REFERENCES = {
+    "controlPlaneServerGroupID": "server_group",
+    "workerServerGroupID": "server_group",
+}
+
 
 def _rule_schema():
     return {

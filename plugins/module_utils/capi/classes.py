@@ -48,6 +48,19 @@ REVISIONS = {
     "openstack": {1: class_openstack.build_openstack_v1},
 }
 
+# What the classes of an infrastructure can honour (checked before any write):
+# ``ip_families``: the IP families of the pod/service networks; the openstack classes build an
+# IPv4 node subnet and IPv4-only security group rules, so IPv6 and dual stack are refused there.
+# ``value_kinds``: class variables whose values are parsed as the kind they claim to be (see
+# ``capi/values.py``), as paths into the variable value (``[]`` = every list item).
+CAPABILITIES = {
+    "inmemory": {"ip_families": ("IPv4", "IPv6", "dual-stack"), "value_kinds": dict(class_common.VALUE_KINDS)},
+    # CAPD nodes join the IPv4-only default docker network of the host.
+    "docker": {"ip_families": ("IPv4",), "value_kinds": dict(class_common.VALUE_KINDS)},
+    "openstack": {"ip_families": ("IPv4",),
+                  "value_kinds": dict(class_common.VALUE_KINDS, **class_openstack.VALUE_KINDS)},
+}
+
 _NAME_RE = re.compile(r"^scs-(%s)-(\d+)-(\d+)-v([1-9]\d*)$" % "|".join(INFRASTRUCTURES))
 _MINOR_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
 
@@ -150,6 +163,12 @@ def class_bundle(infrastructure, minor, revision=None, namespace="default"):
         obj["metadata"]["annotations"] = {ANNOTATION_HASH: digest}
         obj["metadata"]["namespace"] = namespace
     return objects
+
+
+def capabilities(name):
+    """CAPABILITIES of the infrastructure of a shipped class name, or None for a foreign class."""
+    parsed = parse_class_name(name)
+    return CAPABILITIES[parsed[0]] if parsed else None
 
 
 def _variables_of(name):

@@ -4,10 +4,11 @@
 """Reconcile many workload clusters in one process (used by the workload_cluster module).
 
 Order for every batch: pure validation of every spec; read-only reads (one LIST of Clusters and
-one LIST of ClusterClasses per namespace); cluster-dependent validation; then, concurrently
-(threads), apply (only where the owned fields differ; a server-side dry run always precedes a
-real write, so webhook errors never cost a write), wait and write kubeconfigs. A spec that fails
-any check gets no write at all.
+one LIST of ClusterClasses per namespace, the Secrets the specs refer to); cluster-dependent
+validation; server-side dry runs of every cluster that needs a write (webhook errors are mapped
+back to the inventory variable); then, only when all of that passed for EVERY cluster of the
+batch (or the operator opted into partial runs), concurrently (threads): apply, wait and write
+kubeconfigs. A batch is all or nothing: one invalid spec and no cluster is written.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,7 +21,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.scs.kaas.plugins.module_utils.capi import topology, validation
+from ansible_collections.scs.kaas.plugins.module_utils.capi import cloud_refs, field_paths, topology, validation
 from ansible_collections.scs.kaas.plugins.module_utils.kube import apply as kube_apply
 from ansible_collections.scs.kaas.plugins.module_utils.kube import wait as kube_wait
 from ansible_collections.scs.kaas.plugins.module_utils.kube.client import KubeError
@@ -51,6 +52,7 @@ class ClusterResult(object):
         self.blockers = []
         self.kubeconfig_path = None
         self.action = "none"
+        self.warnings = []
 
     def fail(self, msg, errors=None):
         self.failed = True
@@ -74,6 +76,8 @@ class ClusterResult(object):
             out["blockers"] = self.blockers
         if self.kubeconfig_path:
             out["kubeconfig_path"] = self.kubeconfig_path
+        if self.warnings:
+            out["warnings"] = self.warnings
         return out
 
 
@@ -81,7 +85,7 @@ class WorkloadClusters(object):
     """Reconcile a batch of cluster specs against one management cluster."""
 
     def __init__(self, client, check_mode=False, diff=False, wait=True, wait_timeout=900,
-                 force_delete_protected=False, kubeconfig_dir=None, parallel=8):
+                 force_delete_protected=False, kubeconfig_dir=None, parallel=8, partial=False):
         self.client = client
         self.check_mode = check_mode
         self.want_diff = diff
@@ -90,6 +94,7 @@ class WorkloadClusters(object):
         self.force = force_delete_protected
         self.kubeconfig_dir = kubeconfig_dir
         self.parallel = max(1, parallel)
+        self.partial = partial
         self.clusters = client.resource("cluster.x-k8s.io/v1beta2", "Cluster")
         self.classes_res = client.resource("cluster.x-k8s.io/v1beta2", "ClusterClass")
         self._live = {}
@@ -125,6 +130,8 @@ class WorkloadClusters(object):
                 res.fail("invalid workload cluster spec: %s" % "; ".join(errors), errors)
                 continue
             res.key = key or "%s/%s" % (spec["namespace"], spec["name"])
+            if state == "present":
+                res.warnings = validation.risks(spec)
             work.append((res, spec))
         # names must be unique in the batch
         seen = {}
@@ -141,22 +148,46 @@ class WorkloadClusters(object):
             try:
                 live = self._live_clusters(spec["namespace"]).get(spec["name"])
                 if state == "present":
-                    errors = self._check_cluster_dependent(spec, live)
-                    if errors:
-                        res.fail("invalid workload cluster spec: %s" % "; ".join(errors), errors)
-                        continue
+                    errors = self._check_cluster_dependent(res, spec, live)
+                else:
+                    errors = self._check_deletable(spec, live)
+                if errors:
+                    res.fail("invalid workload cluster spec: %s" % "; ".join(errors), errors)
+                    continue
                 ready.append((res, spec, live))
             except KubeError as exc:
                 res.fail("reading the management cluster failed: %s" % exc)
         if state == "present":
+            # server-side dry runs of the whole batch before its first write
+            plans = self._map(self._plan, ready, self.parallel)
+            ready = [(res, spec, plan) for (res, spec, _live), plan in zip(ready, plans)
+                     if plan is not None and not res.failed]
+            if not self._batch_may_write(results):
+                return results
             # apply with `parallel` threads, then wait for all at once (waits are idle watches)
             applied = self._map(self._apply, ready, self.parallel)
-            pending = [(res, spec, obj) for (res, spec, _live), obj in zip(ready, applied)
+            pending = [(res, spec, obj) for (res, spec, _plan), obj in zip(ready, applied)
                        if obj is not None and not res.failed]
             self._map(self._finish, pending, 64)
         else:
+            if not self._batch_may_write(results):
+                return results
             self._map(self._absent, ready, self.parallel)
         return results
+
+    def _batch_may_write(self, results):
+        """All or nothing: one failed cluster holds back the writes of all (unless partial)."""
+        failed = [r.key or r.var_name for r in results if r.failed]
+        if not failed or self.partial:
+            return True
+        for res in results:
+            if not res.failed:
+                res.fail("not applied: the batch is all or nothing and %d cluster(s) failed their checks (%s); "
+                         "fix them, or set partial: true (role variable workload_cluster_partial) to apply "
+                         "the valid ones" % (len(failed), ", ".join(sorted(failed))))
+                res.changed = False
+                res.action = "none"
+        return False
 
     def _map(self, handler, items, workers):
         if len(items) <= 1 or workers <= 1:
@@ -184,29 +215,53 @@ class WorkloadClusters(object):
         validation.check_rfc1123_label(errors, var_name + ".namespace", namespace, "namespace")
         return {"name": name, "namespace": namespace, "var_name": var_name}, errors.messages
 
-    def _check_cluster_dependent(self, spec, live):
+    def _check_cluster_dependent(self, res, spec, live):
         class_ns = spec.get("class_namespace") or spec["namespace"]
         available = self._cluster_classes(class_ns)
         errors = validation.check_against_class(spec, available.get(spec["class"]), available.keys())
         errors += validation.check_against_live(spec, live)
+        secrets = dict((name, self.client.get(self.client.resource("v1", "Secret"), name, spec["namespace"]))
+                       for name in validation.referenced_secrets(spec))
+        errors += validation.check_references(spec, secrets)
+        refs = cloud_refs.references(spec)
+        if refs and not errors:
+            cloud_name, cloud_entry = validation.identity_cloud(spec, secrets)
+            cloud_errors, warnings = cloud_refs.check(refs, cloud_name, cloud_entry)
+            errors += cloud_errors
+            res.warnings += warnings
         if live is not None and (live.get("metadata") or {}).get("deletionTimestamp"):
             errors.append("%s.name: '%s' is being deleted on the management cluster; wait until it is gone "
                           "before creating it again" % (spec["var_name"], spec["name"]))
         return errors
 
+    def _check_deletable(self, spec, live):
+        if live is not None and topology.is_protected(live) and not self.force:
+            return ["cluster %s/%s is protected (annotation %s=\"true\", set by %s.protected); not deleting it. "
+                    "Set protected: false and apply, or pass force_delete_protected: true"
+                    % (spec["namespace"], spec["name"], topology.PROTECTED_ANNOTATION, spec["var_name"])]
+        return []
+
     # -- present ---------------------------------------------------------------------------
 
-    def _apply(self, res, spec, live):
-        """Apply if needed; return the object to wait for, or None when done (or failed)."""
+    def _plan(self, res, spec, live):
+        """Server-side dry run where a write is needed; returns (desired, live, outcome) or None."""
         desired = topology.build_cluster(spec)
         try:
-            outcome = kube_apply.reconcile(self.client, desired, live, check_mode=self.check_mode)
+            outcome = kube_apply.reconcile(self.client, desired, live, check_mode=True)
         except KubeError as exc:
             if exc.status in (400, 403, 409, 422):
+                explained = field_paths.explain(spec, desired, exc.message, (exc.details or {}).get("causes"))
                 res.fail("the management cluster rejected %s/%s (server-side dry run, nothing written): %s"
-                         % (spec["namespace"], spec["name"], exc.message))
+                         % (spec["namespace"], spec["name"], explained))
                 return None
             raise
+        return desired, live, outcome
+
+    def _apply(self, res, spec, plan):
+        """Apply if needed; return the object to wait for, or None when done (or failed)."""
+        desired, live, outcome = plan
+        if outcome["changed"] and not self.check_mode:
+            outcome = kube_apply.reconcile(self.client, desired, live)
         res.changed = outcome["changed"]
         res.stale_fields = outcome["stale_fields"]
         res.action = ("create" if live is None else "update") if res.changed else "none"
