@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
 """Prove that `make test` leaves a running embedded management cluster alone.

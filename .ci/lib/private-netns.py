@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
 """Run a command in a private network namespace (only ``lo``, up), so that the embedded management

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
 """Test results of `make test`, added up over every suite.
@@ -17,7 +16,7 @@ exist); the exit code is 1 when anything failed.
 import json
 import os
 import sys
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 import yaml
 
