@@ -71,7 +71,8 @@ CONTROLPLANE = "kubeadm-control-plane-manager"
 CAPD = "capd-manager"
 MANAGERS = (CAPI, BOOTSTRAP, CONTROLPLANE, CAPD)
 COMPONENTS = (ETCD, APISERVER, KCM) + MANAGERS
-# Binaries the runtime needs (clusterctl is optional: only used for diagnostics by callers).
+# Binaries the runtime needs (clusterctl and kubectl are optional: kubectl, built like the others,
+# only serves the diagnostics of a failed start; clusterctl is for callers).
 REQUIRED_BINARIES = COMPONENTS
 MODULE_DIRS = ("cluster-api", "cluster-api-test", "cluster-api-provider-openstack")
 
@@ -443,7 +444,7 @@ class EmbeddedCluster:
         self.ports = validate_ports(ports)
         self.timeout_scale = float(timeout_scale)
         self.log = log or (lambda msg: None)
-        self.kubectl_bin = kubectl or shutil.which("kubectl") or "/usr/bin/kubectl"
+        self._kubectl = kubectl
         j = os.path.join
         self.paths = {
             "kubeconfig": j(self.state_dir, "kubeconfig"),
@@ -459,6 +460,14 @@ class EmbeddedCluster:
         }
         self.pki = _pki.pki_paths(self.paths["pki"])
         self.timings = {}
+
+    @property
+    def kubectl_bin(self):
+        """kubectl for diagnostics: the given one, else the built one (``binaries``); or None.
+
+        Never one from PATH or a system directory: its version would be whatever is installed.
+        """
+        return self._kubectl or self.binaries.get("kubectl")
 
     # ------------------------------------------------------------------ configuration
 
@@ -781,10 +790,11 @@ class EmbeddedCluster:
             path = self._log_file(name)
             if os.path.exists(path):
                 parts.append("---- last 200 lines of %s ----\n%s" % (path, _tail(path, 200)))
-        if os.path.exists(self.paths["kubeconfig"]) and os.access(self.kubectl_bin, os.X_OK):
+        kubectl = self.kubectl_bin
+        if os.path.exists(self.paths["kubeconfig"]) and kubectl and os.access(kubectl, os.X_OK):
             try:
                 out = subprocess.run(
-                    [self.kubectl_bin, "--kubeconfig", self.paths["kubeconfig"], "--request-timeout=10s",
+                    [kubectl, "--kubeconfig", self.paths["kubeconfig"], "--request-timeout=10s",
                      "get", "cluster,machine,kcp,md", "-A", "-o", "wide"],
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30, check=False,
                 ).stdout.decode("utf-8", "replace")
