@@ -430,8 +430,8 @@ PROVIDER_LABEL = "cluster.x-k8s.io/provider"
 
 
 def _discovery(mc, path):
-    return mc.api_client().call_api(path, "GET", response_type="object", _return_http_data_only=True,
-                                    _preload_content=True)
+    return mc.api_client().call_api(path, "GET", response_type="object", auth_settings=["BearerToken"],
+                                    _return_http_data_only=True, _preload_content=True)
 
 
 def capi_kinds(mc):

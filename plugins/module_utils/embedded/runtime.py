@@ -12,6 +12,7 @@ Layout of the state directory (directories 0700, secrets 0600)::
       etcd/                  etcd data dir
       logs/<component>.log   stdout+stderr of each process (0600)
       pids/<component>.pid   JSON {pid, starttime, binary, argv} of each process start() started
+      bin/kubectl            link to the kubectl built with the cluster (when ``binaries`` has one)
       audit/policy.yaml      kube-apiserver audit policy (mutating verbs at Metadata level)
       audit/audit.log        kube-apiserver audit log (JSON lines)
 
@@ -169,6 +170,18 @@ def _write_file(path, data, mode=0o600):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    return True
+
+
+def _ensure_link(path, target):
+    """Make ``path`` a symbolic link to ``target`` (atomically); return True when it changed."""
+    if os.path.islink(path) and os.readlink(path) == target:
+        return False
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(target, tmp)
+    os.replace(tmp, path)
     return True
 
 
@@ -457,6 +470,7 @@ class EmbeddedCluster:
             "audit_policy": j(self.state_dir, "audit", "policy.yaml"),
             "audit_log": j(self.state_dir, "audit", "audit.log"),
             "cache": j(self.state_dir, "cache"),
+            "kubectl": j(self.state_dir, "bin", "kubectl"),
         }
         self.pki = _pki.pki_paths(self.paths["pki"])
         self.timings = {}
@@ -931,6 +945,10 @@ class EmbeddedCluster:
         changed |= _write_file(self.paths["audit_policy"], _manifests.dump_yaml(_manifests.audit_policy()), 0o600)
         state = {"binaries": self.binaries, "module_dirs": self.module_dirs, "ports": self.ports}
         changed |= _write_file(self.paths["state"], json.dumps(state, indent=2, sort_keys=True) + "\n", 0o600)
+        if self.binaries.get("kubectl"):
+            # A stable path to the kubectl of this cluster's Kubernetes release, for operators.
+            _pki.ensure_dir(os.path.dirname(self.paths["kubectl"]))
+            changed |= _ensure_link(self.paths["kubectl"], self.binaries["kubectl"])
 
         for name, limit_key in ((ETCD, ETCD), (APISERVER, APISERVER), (KCM, KCM)):
             if name in to_start:
