@@ -214,7 +214,8 @@ def _cluster_info(ansible_env, tmp_path, state_dir):
     out = tmp_path / "info.json"
     playbook = tmp_path / "info.yml"
     playbook.write_text(yaml.safe_dump([{
-        "name": "info", "hosts": "localhost", "gather_facts": False,
+        "name": "info", "hosts": "localhost", "gather_facts": False, "connection": "local",
+        "vars": {"ansible_python_interpreter": sys.executable},
         "tasks": [
             {"name": "info", "scs.kaas.embedded_cluster_info": {"state_dir": str(state_dir)}, "register": "info"},
             {"name": "save", "ansible.builtin.copy": {"content": "{{ info | to_json }}", "dest": str(out),
