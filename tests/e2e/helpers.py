@@ -429,11 +429,6 @@ def machines_running(mc, namespace, name, count, version):
 PROVIDER_LABEL = "cluster.x-k8s.io/provider"
 
 
-def _discovery(mc, path):
-    return mc.api_client().call_api(path, "GET", response_type="object", auth_settings=["BearerToken"],
-                                    _return_http_data_only=True, _preload_content=True)
-
-
 def capi_kinds(mc):
     """Every namespaced, listable kind of the Cluster API and provider groups, by API discovery.
 
@@ -444,21 +439,22 @@ def capi_kinds(mc):
     """
     from kubernetes import client as k8s_client
 
-    crds = k8s_client.ApiextensionsV1Api(mc.api_client()).list_custom_resource_definition(
+    api_client = mc.api_client()
+    crds = k8s_client.ApiextensionsV1Api(api_client).list_custom_resource_definition(
         label_selector=PROVIDER_LABEL).items
     provider_groups = {crd.spec.group for crd in crds}
+    custom = k8s_client.CustomObjectsApi(api_client)
     found = {}
-    for group in _discovery(mc, "/apis")["groups"]:
-        name = group["name"]
-        if not (name.endswith(".x-k8s.io") or name in provider_groups):
+    for group in k8s_client.ApisApi(api_client).get_api_versions().groups:
+        if not (group.name.endswith(".x-k8s.io") or group.name in provider_groups):
             continue
-        preferred = group["preferredVersion"]["version"]
-        versions = sorted((v["version"] for v in group["versions"]), key=lambda v: v != preferred)
+        preferred = group.preferred_version.version
+        versions = sorted((v.version for v in group.versions), key=lambda v: v != preferred)
         for version in versions:
-            for res in _discovery(mc, "/apis/%s/%s" % (name, version))["resources"]:
-                if "/" in res["name"] or not res["namespaced"] or "list" not in res["verbs"]:
+            for res in custom.get_api_resources(group.name, version).resources:
+                if "/" in res.name or not res.namespaced or "list" not in res.verbs:
                     continue
-                found.setdefault((name, res["kind"]), (name, version, res["name"], res["kind"]))
+                found.setdefault((group.name, res.kind), (group.name, version, res.name, res.kind))
     return sorted(found.values())
 
 
