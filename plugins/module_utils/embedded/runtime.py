@@ -12,6 +12,7 @@ Layout of the state directory (directories 0700, secrets 0600)::
       etcd/                  etcd data dir
       logs/<component>.log   stdout+stderr of each process (0600)
       pids/<component>.pid   JSON {pid, starttime, binary, argv} of each process start() started
+      bin/kubectl            link to the kubectl built with the cluster (when ``binaries`` has one)
       audit/policy.yaml      kube-apiserver audit policy (mutating verbs at Metadata level)
       audit/audit.log        kube-apiserver audit log (JSON lines)
 
@@ -71,7 +72,8 @@ CONTROLPLANE = "kubeadm-control-plane-manager"
 CAPD = "capd-manager"
 MANAGERS = (CAPI, BOOTSTRAP, CONTROLPLANE, CAPD)
 COMPONENTS = (ETCD, APISERVER, KCM) + MANAGERS
-# Binaries the runtime needs (clusterctl is optional: only used for diagnostics by callers).
+# Binaries the runtime needs (clusterctl and kubectl are optional: kubectl, built like the others,
+# only serves the diagnostics of a failed start; clusterctl is for callers).
 REQUIRED_BINARIES = COMPONENTS
 MODULE_DIRS = ("cluster-api", "cluster-api-test", "cluster-api-provider-openstack")
 
@@ -168,6 +170,18 @@ def _write_file(path, data, mode=0o600):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    return True
+
+
+def _ensure_link(path, target):
+    """Make ``path`` a symbolic link to ``target`` (atomically); return True when it changed."""
+    if os.path.islink(path) and os.readlink(path) == target:
+        return False
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(target, tmp)
+    os.replace(tmp, path)
     return True
 
 
@@ -443,7 +457,7 @@ class EmbeddedCluster:
         self.ports = validate_ports(ports)
         self.timeout_scale = float(timeout_scale)
         self.log = log or (lambda msg: None)
-        self.kubectl_bin = kubectl or shutil.which("kubectl") or "/usr/bin/kubectl"
+        self._kubectl = kubectl
         j = os.path.join
         self.paths = {
             "kubeconfig": j(self.state_dir, "kubeconfig"),
@@ -456,9 +470,18 @@ class EmbeddedCluster:
             "audit_policy": j(self.state_dir, "audit", "policy.yaml"),
             "audit_log": j(self.state_dir, "audit", "audit.log"),
             "cache": j(self.state_dir, "cache"),
+            "kubectl": j(self.state_dir, "bin", "kubectl"),
         }
         self.pki = _pki.pki_paths(self.paths["pki"])
         self.timings = {}
+
+    @property
+    def kubectl_bin(self):
+        """kubectl for diagnostics: the given one, else the built one (``binaries``); or None.
+
+        Never one from PATH or a system directory: its version would be whatever is installed.
+        """
+        return self._kubectl or self.binaries.get("kubectl")
 
     # ------------------------------------------------------------------ configuration
 
@@ -781,10 +804,11 @@ class EmbeddedCluster:
             path = self._log_file(name)
             if os.path.exists(path):
                 parts.append("---- last 200 lines of %s ----\n%s" % (path, _tail(path, 200)))
-        if os.path.exists(self.paths["kubeconfig"]) and os.access(self.kubectl_bin, os.X_OK):
+        kubectl = self.kubectl_bin
+        if os.path.exists(self.paths["kubeconfig"]) and kubectl and os.access(kubectl, os.X_OK):
             try:
                 out = subprocess.run(
-                    [self.kubectl_bin, "--kubeconfig", self.paths["kubeconfig"], "--request-timeout=10s",
+                    [kubectl, "--kubeconfig", self.paths["kubeconfig"], "--request-timeout=10s",
                      "get", "cluster,machine,kcp,md", "-A", "-o", "wide"],
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30, check=False,
                 ).stdout.decode("utf-8", "replace")
@@ -921,6 +945,10 @@ class EmbeddedCluster:
         changed |= _write_file(self.paths["audit_policy"], _manifests.dump_yaml(_manifests.audit_policy()), 0o600)
         state = {"binaries": self.binaries, "module_dirs": self.module_dirs, "ports": self.ports}
         changed |= _write_file(self.paths["state"], json.dumps(state, indent=2, sort_keys=True) + "\n", 0o600)
+        if self.binaries.get("kubectl"):
+            # A stable path to the kubectl of this cluster's Kubernetes release, for operators.
+            _pki.ensure_dir(os.path.dirname(self.paths["kubectl"]))
+            changed |= _ensure_link(self.paths["kubectl"], self.binaries["kubectl"])
 
         for name, limit_key in ((ETCD, ETCD), (APISERVER, APISERVER), (KCM, KCM)):
             if name in to_start:

@@ -16,10 +16,17 @@ import pytest
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
 
 
-def test_default_ports_are_valid_and_distinct():
+# Ports of what may run beside the embedded cluster: k3s/kubeadm (6443, 2379/2380, 10250-10259),
+# controller-runtime defaults (8080, 8443, 9440, 9443), kind (6443 on the host).
+FOREIGN_PORTS = {6443, 2379, 2380, 8080, 8443, 9440, 9443} | set(range(10250, 10260))
+
+
+def test_default_ports_are_valid_distinct_and_clear_of_other_clusters():
     ports = runtime.validate_ports({})
-    assert ports == runtime.DEFAULT_PORTS
+    assert set(ports) == set(runtime.DEFAULT_PORTS)
     assert len(set(ports.values())) == len(ports)
+    assert not set(ports.values()) & FOREIGN_PORTS
+    assert all(p < runtime.INMEMORY_RESERVED[0] and p != runtime.INMEMORY_DEBUG_PORT for p in ports.values())
 
 
 @pytest.mark.parametrize("ports,message", [
@@ -122,3 +129,12 @@ def test_collection_paths():
                                     "metadata": {"name": "x", "namespace": "y"}}) == \
         "/apis/clusterctl.cluster.x-k8s.io/v1alpha3/providers"
     assert runtime.collection_path({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}) == "/api/v1/namespaces"
+
+
+def test_ensure_link_replaces_a_stale_link_atomically(tmp_path):
+    link = str(tmp_path / "kubectl")
+    assert runtime._ensure_link(link, "/opt/a/kubectl") is True
+    assert runtime._ensure_link(link, "/opt/a/kubectl") is False
+    assert runtime._ensure_link(link, "/opt/b/kubectl") is True
+    assert os.readlink(link) == "/opt/b/kubectl"
+    assert sorted(os.listdir(str(tmp_path))) == ["kubectl"]
