@@ -86,8 +86,11 @@ options:
     default: false
   workload_kubeconfig_dir:
     description:
-      - Write the kubeconfig of each converged cluster (Secret C(<name>-kubeconfig)) to
-        C(<dir>/<namespace>-<name>.kubeconfig) with mode 0600. Its content is never returned or logged.
+      - Write the kubeconfig of each cluster (Secret C(<name>-kubeconfig)) to
+        C(<dir>/<namespace>-<name>.kubeconfig) with mode 0600 (atomically: a temporary file, then a rename)
+        as soon as the Secret exists, before waiting for convergence and also with O(wait=false); the
+        Secret is waited for up to O(wait_timeout) seconds (not for a paused cluster).
+      - Its content is never returned or logged.
     type: path
   var_name:
     description: Inventory variable named in error messages, e.g. C(workload_cluster.node_groups[1].name).
