@@ -37,9 +37,9 @@ def valid_targets(current, available=pins.WORKLOAD_KUBERNETES_VERSIONS):
 
 def downgrade_message(var, wanted, current, where):
     """The refusal of a downgrade: names the variable, the running version and what is valid."""
-    return ("%s: %s is older than %s, which %s runs; Kubernetes versions never go down. Set %s to %s "
+    return ("%s: '%s' -> '%s' is a downgrade; Kubernetes versions never go down (%s runs %s): set %s to %s "
             "(keep it) or a newer version; valid: %s"
-            % (var, wanted, current, where, var, current, ", ".join(valid_targets(current))))
+            % (var, current, wanted, where, current, var, current, ", ".join(valid_targets(current))))
 
 
 def version_step_errors(spec, live):
@@ -57,13 +57,12 @@ def version_step_errors(spec, live):
     if want.minor_tuple < have.minor_tuple or (
             want.minor_tuple == have.minor_tuple and want.exact and have.exact and want.patch < have.patch):
         return [downgrade_message(var, want, have, where)]
-    if want.major == have.major and want.minor > have.minor + 1:
-        return ["%s: %s is %d minors ahead of %s, which %s runs; one write moves a Cluster by one minor. "
-                "Run %s, which walks to %s one minor at a time, or set %s to a %s.x version"
-                % (var, want, want.minor - have.minor, have, where, UPGRADE_PLAYBOOK, want, var,
-                   versions.next_minor(have)[1:])]
     try:
         versions.check_upgrade(have, want, var)
     except versions.VersionError as exc:
+        if want.major == have.major and want.minor > have.minor + 1:
+            # one write moves a Cluster by one minor; the playbook walks the rest
+            return ["%s; or keep %s as the target and run %s, which walks %s there one minor at a time"
+                    % (exc, want, UPGRADE_PLAYBOOK, where)]
         return [str(exc)]
     return []

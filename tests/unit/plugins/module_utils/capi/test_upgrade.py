@@ -46,17 +46,23 @@ def test_downgrade_names_variable_running_version_and_valid_values(running, want
     errors = upgrade.version_step_errors(_spec(wanted), _live(running))
     assert len(errors) == 1
     message = errors[0]
-    assert message.startswith("workload_cluster.kubernetes_version: %s is older than %s, which Cluster team-a/demo-1 runs"
-                              % (wanted, running))
-    assert "Set workload_cluster.kubernetes_version to %s (keep it) or a newer version" % running in message
+    assert message.startswith("workload_cluster.kubernetes_version: '%s' -> '%s' is a downgrade; "
+                              "Kubernetes versions never go down (Cluster team-a/demo-1 runs %s)" % (running, wanted, running))
+    assert "set workload_cluster.kubernetes_version to %s (keep it) or a newer version" % running in message
     assert message.endswith("valid: %s" % valid)
 
 
 def test_several_minors_ahead_points_to_the_upgrade_playbook():
     errors = upgrade.version_step_errors(_spec("v1.36.5"), _live("v1.34.4"))
     assert len(errors) == 1
-    assert errors[0].startswith("workload_cluster.kubernetes_version: v1.36.5 is 2 minors ahead of v1.34.4")
-    assert "Run playbooks/upgrade.yml" in errors[0] and "a 1.35.x version" in errors[0]
+    assert errors[0].startswith("workload_cluster.kubernetes_version: 'v1.34.4' -> 'v1.36.5' skips 1 minor version(s)")
+    assert "a 1.35.x version" in errors[0]
+    assert errors[0].endswith("run playbooks/upgrade.yml, which walks Cluster team-a/demo-1 there one minor at a time")
+
+
+def test_a_major_change_is_refused():
+    errors = upgrade.version_step_errors(_spec("v1.35.4"), _live("v2.0.0"))
+    assert len(errors) == 1 and "downgrade" in errors[0]
 
 
 def test_a_live_version_that_does_not_parse_is_reported():
