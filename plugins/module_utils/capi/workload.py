@@ -265,7 +265,9 @@ class WorkloadClusters(object):
         try:
             try:
                 os.fchmod(fd, 0o600)
-                os.write(fd, content)
+                view = memoryview(content)
+                while view:
+                    view = view[os.write(fd, view):]
                 os.fsync(fd)
             finally:
                 os.close(fd)
