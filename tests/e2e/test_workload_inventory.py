@@ -70,14 +70,17 @@ def _wait_converged(mc, machines, version, namespace=NAMESPACE, name=HOST):
 
 def test_cluster_uses_the_class_namespace_and_gets_its_kubeconfig_without_waiting(lab):
     mc = lab["mc"]
-    assert mc.kubectl("get", "clusterclasses", "-n", NAMESPACE, "-o", "name").stdout.split() == []
+    assert mc.kubectl("get", "namespace", NAMESPACE, check=False).returncode != 0
     kubeconfig_dir = str(lab["dir"] / "kubeconfigs")
     capture = str(lab["dir"] / "create.json")
     proc, recap = wh.run_playbook(lab["env"], lab["inventory"], wh.capture_playbook(str(lab["dir"])),
                                   {"workload_cluster_wait": False, "workload_cluster_kubeconfig_dir": kubeconfig_dir,
                                    "capture_file": capture})
     assert proc.returncode == 0, proc.stdout[-6000:]
+    assert "TASK [note]" not in proc.stdout, proc.stdout[-6000:]  # the capture playbook's rescue did not run
     assert recap[HOST]["changed"] >= 1 and recap[HOST]["failed"] == 0
+    # the Cluster's own namespace was created with it (the classes are elsewhere)
+    assert mc.kubectl("get", "namespace", NAMESPACE, check=False).returncode == 0
     # the file is there when the module returns: it waited for the Secret, not for convergence
     path = os.path.join(kubeconfig_dir, "%s-%s.kubeconfig" % (NAMESPACE, HOST))
     assert os.path.isfile(path), os.listdir(kubeconfig_dir) if os.path.isdir(kubeconfig_dir) else "no directory"
@@ -89,6 +92,7 @@ def test_cluster_uses_the_class_namespace_and_gets_its_kubeconfig_without_waitin
     assert content == base64.b64decode(secret["data"]["value"])
     with open(capture) as handle:
         result = json.load(handle)["clusters"][HOST]
+    assert result["failed"] is False, result["msg"]
     assert result["kubeconfig_path"] == path and result["action"] == "create"
     assert content.decode() not in proc.stdout and secret["data"]["value"] not in proc.stdout
 

@@ -17,6 +17,7 @@ __metaclass__ = type
 import base64
 import os
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -94,6 +95,8 @@ class WorkloadClusters(object):
         self.classes_res = client.resource("cluster.x-k8s.io/v1beta2", "ClusterClass")
         self._live = {}
         self._classes = {}
+        self._namespaces = {}
+        self._namespace_lock = threading.Lock()
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -196,9 +199,28 @@ class WorkloadClusters(object):
 
     # -- present ---------------------------------------------------------------------------
 
+    def _namespace_exists(self, namespace):
+        """Whether the namespace exists, creating it (once, whatever the threads) unless in check mode."""
+        with self._namespace_lock:
+            if namespace not in self._namespaces:
+                resource = self.client.resource("v1", "Namespace")
+                exists = self.client.get(resource, namespace) is not None
+                if not exists and not self.check_mode:
+                    self.client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+                    exists = True
+                self._namespaces[namespace] = exists
+            return self._namespaces[namespace]
+
     def _apply(self, res, spec, live):
         """Apply if needed; return the object to wait for, or None when done (or failed)."""
         desired = topology.build_cluster(spec)
+        if live is None and not self._namespace_exists(spec["namespace"]):
+            # check mode, namespace still missing: a dry run would only say so; report the creation
+            res.changed, res.action = True, "create"
+            res.summary = topology.summarize(desired)
+            if self.want_diff:
+                res.diff = {"before": {}, "after": desired}
+            return None
         try:
             outcome = kube_apply.reconcile(self.client, desired, live, check_mode=self.check_mode)
         except KubeError as exc:
