@@ -103,6 +103,19 @@ def test_cluster_uses_the_class_namespace_and_gets_its_kubeconfig_without_waitin
     assert mc.kubectl("get", "clusterclasses", "-n", NAMESPACE, "-o", "name").stdout.split() == []
 
 
+def test_check_mode_in_a_missing_namespace_reports_the_creation_and_writes_nothing(lab):
+    mc = lab["mc"]
+    inventory = wh.write_inventory(str(lab["dir"] / "new-namespace.yml"), mc.kubeconfig, {"team-b-1": SPEC},
+                                   dict(DEFAULTS, namespace="wl-team-b"),
+                                   extra_vars={"cluster_classes_namespace": CLASS_NAMESPACE})
+    marker = mc.mark()
+    proc, recap = wh.run_playbook(lab["env"], inventory, "clusters.yml", args=["--check", "--diff"])
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert recap["team-b-1"]["changed"] == 1 and "create: v1.34.4" in proc.stdout
+    assert mc.writes(wh.OUR_AGENT, marker) == []
+    assert mc.kubectl("get", "namespace", "wl-team-b", check=False).returncode != 0
+
+
 def _info(lab, **filters):
     playbook = str(lab["dir"] / "info.yml")
     capture = str(lab["dir"] / "info.json")
