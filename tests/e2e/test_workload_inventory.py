@@ -111,7 +111,7 @@ def test_check_mode_in_a_missing_namespace_reports_the_creation_and_writes_nothi
     marker = mc.mark()
     proc, recap = wh.run_playbook(lab["env"], inventory, "clusters.yml", args=["--check", "--diff"])
     assert proc.returncode == 0, proc.stdout[-6000:]
-    assert recap["team-b-1"]["changed"] == 1 and "create: v1.34.4" in proc.stdout
+    assert recap["team-b-1"]["changed"] >= 1 and "create: v1.34.4" in proc.stdout
     assert mc.writes(wh.OUR_AGENT, marker) == []
     assert mc.kubectl("get", "namespace", "wl-team-b", check=False).returncode != 0
 
