@@ -297,8 +297,8 @@ def check_upgrade(current, desired, var_name="version",
         want.minor_tuple == have.minor_tuple and want.exact and have.exact and want.patch < have.patch
     ):
         raise VersionError(
-            "%s: %s -> %s is a downgrade; Kubernetes versions never go down (current %s)"
-            % (var_name, _show(str(have)), _show(desired), have)
+            "%s: %s -> %s is a downgrade; Kubernetes versions never go down (current %s): set %s to %s "
+            "or a newer version" % (var_name, _show(str(have)), _show(desired), have, var_name, have)
         )
     if want.major != have.major:
         raise VersionError(
@@ -355,14 +355,16 @@ def minor_steps(current, target, available=(), var_name="version"):
             "%s: %s -> %s changes the major version; only minor steps are supported"
             % (var_name, _show(str(have)), _show(target))
         )
+    versions = _available(available, var_name)
     if compare(have, want) > 0:
+        valid = [str(have)] + [str(v) for v in sorted(versions) if v.major == have.major and v > have]
         raise VersionError(
-            "%s: %s -> %s is a downgrade; Kubernetes versions never go down"
-            % (var_name, _show(str(have)), _show(target))
+            "%s: %s -> %s is a downgrade; Kubernetes versions never go down (current %s): set %s to %s "
+            "or a newer version; valid: %s" % (var_name, _show(str(have)), _show(target), have, var_name, have,
+                                               ", ".join(valid))
         )
     if compare(have, want) == 0:
         return []
-    versions = _available(available, var_name)
     steps = []
     for minor in range(have.minor + 1, want.minor):
         newest = _newest_of_minor((have.major, minor), versions)

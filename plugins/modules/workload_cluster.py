@@ -71,8 +71,11 @@ options:
     default: false
   workload_kubeconfig_dir:
     description:
-      - Write the kubeconfig of each converged cluster (Secret C(<name>-kubeconfig)) to
-        C(<dir>/<namespace>-<name>.kubeconfig) with mode 0600. Its content is never returned or logged.
+      - Write the kubeconfig of each cluster (Secret C(<name>-kubeconfig)) to
+        C(<dir>/<namespace>-<name>.kubeconfig) with mode 0600 (atomically, a temporary file and then a rename)
+        as soon as the Secret exists, before waiting for convergence and also with O(wait=false); the
+        Secret is waited for up to O(wait_timeout) seconds (not for a paused cluster).
+      - Its content is never returned or logged.
       - Must be a directory or a path that can be created as one; checked before anything is written.
     type: path
   var_name:

@@ -65,9 +65,34 @@ clusters:
     class:
       description: ClusterClass name.
       type: str
+    class_namespace:
+      description: Namespace of the ClusterClass (C(classRef.namespace), else the Cluster's namespace).
+      type: str
     kubernetes_version:
       description: Topology version.
       type: str
+    phase:
+      description: C(status.phase).
+      type: str
+    paused:
+      description: C(spec.paused) is set.
+      type: bool
+    protected:
+      description: The annotation C(kaas.scs.community/protected) is V(true).
+      type: bool
+    deleting:
+      description: The Cluster has a deletion timestamp.
+      type: bool
+    generation:
+      description: C(metadata.generation).
+      type: int
+    observed_generation:
+      description: C(status.observedGeneration).
+      type: int
+    node_groups:
+      description: The topology's machine deployments - name, class, replicas, failure_domain.
+      type: list
+      elements: dict
     available:
       description: Condition C(Available) is true.
       type: bool

@@ -4,8 +4,9 @@
 """Workload cluster lifecycle through the playbooks against the embedded management cluster.
 
 create (1 CP, 2 workers) -> Available; second run: no change and zero writes; check mode + diff:
-zero writes; scale; upgrade.yml walks two minors (1.34 -> 1.36), each step changes class and
-version in one write and replaces each Machine exactly once; protected delete refused with zero
+zero writes; scale; upgrade.yml walks two minors to the inventory's version (1.34 -> 1.36), each
+step changes class and version in one write and replaces each Machine exactly once, and the next
+clusters.yml changes nothing; protected delete refused with zero
 writes; delete waits until everything is gone.
 
 The tests in this module run in order and share one cluster.
@@ -129,9 +130,12 @@ def test_scale_workers(lab):
 
 def test_upgrade_walks_two_minors_replacing_each_machine_once(lab):
     mc = lab["mc"]
+    # the inventory holds the target: raise its version (and the scaled workers) and run upgrade.yml
+    target = dict(SPEC, kubernetes_version="v1.36.5")
+    target["node_groups"] = [dict(SPEC["node_groups"][0], replicas=3)]
+    inventory = wh.write_inventory(str(lab["dir"] / "target.yml"), mc.kubeconfig, {HOST: target}, DEFAULTS)
     marker = mc.mark()
-    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "upgrade.yml",
-                                  {"workload_cluster_upgrade_to": "1.36", "workload_cluster_scale": {"md-0": 3}})
+    proc, recap = wh.run_playbook(lab["env"], inventory, "upgrade.yml")
     assert proc.returncode == 0, proc.stdout[-8000:]
     cluster = _cluster(mc)
     assert cluster["spec"]["topology"]["version"] == "v1.36.5"
@@ -143,6 +147,12 @@ def test_upgrade_walks_two_minors_replacing_each_machine_once(lab):
     assert [w["verb"] for w in writes] == ["patch", "patch"], writes
     # two steps x 4 machines (1 control plane + 3 workers), each replaced exactly once per step
     assert wh.machine_creations(mc, NAMESPACE, marker) == 8
+    # the inventory now matches the cluster: clusters.yml is no downgrade and writes nothing
+    marker = mc.mark()
+    proc, recap = wh.run_playbook(lab["env"], inventory, "clusters.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert recap[HOST]["changed"] == 0
+    assert mc.writes(wh.OUR_AGENT, marker) == []
 
 
 def test_protected_cluster_is_not_deleted_without_force(lab):

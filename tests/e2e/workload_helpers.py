@@ -21,14 +21,18 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 
 
 def write_inventory(path, kubeconfig, hosts, group_defaults=None, group="inmemory", extra_vars=None):
-    """An inventory like inventories/demo: group workload_clusters > <cloud group> > hosts."""
+    """An inventory like inventories/demo: group workload_clusters > <cloud group> > hosts.
+
+    Only ``management_cluster_kubeconfig`` names the management cluster (every role defaults to
+    it); the classes live in ``cluster_classes_namespace``, by default the group's namespace.
+    """
     inventory = {
         "all": {
             "vars": dict({
                 "ansible_connection": "local",
                 "ansible_python_interpreter": sys.executable,
-                "workload_cluster_kubeconfig": kubeconfig,
-                "cluster_classes_kubeconfig": kubeconfig,
+                "management_cluster_kubeconfig": kubeconfig,
+                "cluster_classes_namespace": (group_defaults or {}).get("namespace", "default"),
             }, **(extra_vars or {})),
             "children": {
                 "workload_clusters": {
@@ -62,15 +66,17 @@ def run_playbook(env, inventory, playbook, extra_vars=None, args=(), timeout=180
     return proc, recap
 
 
-def install_classes(env, inventory, namespace):
-    """Install the in-memory classes of every shipped minor with the collection's role."""
+def install_classes(env, inventory, namespace=None):
+    """Install the in-memory classes of every shipped minor with the collection's role (into the
+    inventory's ``cluster_classes_namespace`` unless ``namespace`` is given)."""
     playbook = os.path.join(os.path.dirname(inventory), "classes.yml")
+    role_vars = {"cluster_classes_infrastructures": ["inmemory"]}
+    if namespace:
+        role_vars["cluster_classes_namespace"] = namespace
     with open(playbook, "w") as handle:
         yaml.safe_dump([{
             "name": "classes", "hosts": "localhost", "gather_facts": False,
-            "roles": [{"role": "scs.kaas.cluster_classes",
-                       "vars": {"cluster_classes_infrastructures": ["inmemory"],
-                                "cluster_classes_namespace": namespace}}],
+            "roles": [{"role": "scs.kaas.cluster_classes", "vars": role_vars}],
         }], handle)
     proc, recap = run_playbook(env, inventory, playbook)
     assert proc.returncode == 0, proc.stdout[-5000:]

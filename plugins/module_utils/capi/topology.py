@@ -162,7 +162,9 @@ def build_cluster(spec):
         control_plane["variables"] = {"overrides": _overrides(cp_spec["variables"])}
 
     class_ref = {"name": spec["class"]}
-    if spec.get("class_namespace"):
+    # CAPI looks a class up in the Cluster's namespace when classRef.namespace is empty: setting it
+    # only when it differs keeps Clusters created without it unchanged.
+    if spec.get("class_namespace") and spec["class_namespace"] != spec["namespace"]:
         class_ref["namespace"] = spec["class_namespace"]
     topology = {
         "classRef": class_ref,
@@ -308,6 +310,7 @@ def summarize(cluster):
         "name": meta.get("name"),
         "namespace": meta.get("namespace"),
         "class": (topology.get("classRef") or {}).get("name"),
+        "class_namespace": (topology.get("classRef") or {}).get("namespace") or meta.get("namespace"),
         "kubernetes_version": topology.get("version"),
         "phase": status.get("phase"),
         "paused": bool(spec.get("paused")),

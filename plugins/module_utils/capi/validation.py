@@ -25,7 +25,7 @@ from ansible.module_utils.six import string_types
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils import versions
-from ansible_collections.scs.kaas.plugins.module_utils.capi import checks, class_openstack, classes, values
+from ansible_collections.scs.kaas.plugins.module_utils.capi import checks, class_openstack, classes, upgrade, values
 from ansible_collections.scs.kaas.plugins.module_utils.capi import spec as declaration
 
 try:
@@ -295,16 +295,8 @@ def check_against_class(spec, cluster_class, available_names=()):
 
 
 def check_against_live(spec, live):
-    """Errors for forbidden version steps, given the live Cluster (or None)."""
-    var = spec.get("var_name", "workload_cluster")
-    if live is None or not spec.get("kubernetes_version"):
-        return []
-    current = ((live.get("spec") or {}).get("topology") or {}).get("version")
-    try:
-        versions.check_upgrade(current, spec["kubernetes_version"], var + ".kubernetes_version")
-    except versions.VersionError as exc:
-        return [str(exc)]
-    return []
+    """Errors for forbidden version steps, given the live Cluster (or None); see capi/upgrade.py."""
+    return upgrade.version_step_errors(spec, live)
 
 
 def referenced_secrets(spec):

@@ -18,6 +18,7 @@ __metaclass__ = type
 import base64
 import os
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -99,6 +100,8 @@ class WorkloadClusters(object):
         self.classes_res = client.resource("cluster.x-k8s.io/v1beta2", "ClusterClass")
         self._live = {}
         self._classes = {}
+        self._namespaces = {}
+        self._namespace_lock = threading.Lock()
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -243,9 +246,35 @@ class WorkloadClusters(object):
 
     # -- present ---------------------------------------------------------------------------
 
+    def _namespace_exists(self, namespace):
+        """Whether the namespace exists (read once per run, whatever the threads)."""
+        with self._namespace_lock:
+            if namespace not in self._namespaces:
+                resource = self.client.resource("v1", "Namespace")
+                self._namespaces[namespace] = self.client.get(resource, namespace) is not None
+            return self._namespaces[namespace]
+
+    def _create_namespace(self, namespace):
+        with self._namespace_lock:
+            if not self._namespaces.get(namespace):
+                self.client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+                self._namespaces[namespace] = True
+
     def _plan(self, res, spec, live):
-        """Server-side dry run where a write is needed; returns (desired, live, outcome) or None."""
+        """Server-side dry run where a write is needed; returns (desired, live, outcome) or None.
+
+        A new Cluster in a namespace that does not exist yet cannot be dry-run: its plan has no
+        outcome, and ``_apply`` creates the namespace first (after the batch passed its checks).
+        """
         desired = topology.build_cluster(spec)
+        if live is None and not self._namespace_exists(spec["namespace"]):
+            if self.check_mode:
+                res.changed, res.action = True, "create"
+                res.summary = topology.summarize(desired)
+                if self.want_diff:
+                    res.diff = {"before": {}, "after": desired}
+                return None
+            return desired, live, None
         try:
             outcome = kube_apply.reconcile(self.client, desired, live, check_mode=True)
         except KubeError as exc:
@@ -260,7 +289,10 @@ class WorkloadClusters(object):
     def _apply(self, res, spec, plan):
         """Apply if needed; return the object to wait for, or None when done (or failed)."""
         desired, live, outcome = plan
-        if outcome["changed"] and not self.check_mode:
+        if outcome is None:
+            self._create_namespace(spec["namespace"])
+            outcome = kube_apply.reconcile(self.client, desired, live)
+        elif outcome["changed"] and not self.check_mode:
             outcome = kube_apply.reconcile(self.client, desired, live)
         res.changed = outcome["changed"]
         res.stale_fields = outcome["stale_fields"]
@@ -274,7 +306,11 @@ class WorkloadClusters(object):
         return obj
 
     def _finish(self, res, spec, obj):
-        """Wait (if asked) until converged, then write the kubeconfig (if asked)."""
+        """Write the kubeconfig as soon as its Secret exists (if asked), then wait (if asked)."""
+        if self.kubeconfig_dir:
+            self._write_kubeconfig(res, spec)
+            if res.failed:
+                return
         if self.wait and not spec.get("paused"):
             ok, obj, problems = kube_wait.wait_for(
                 self.client, self.clusters, spec["name"], spec["namespace"],
@@ -289,32 +325,44 @@ class WorkloadClusters(object):
         else:
             res.problems = topology.convergence_problems(obj)
         res.summary = topology.summarize(obj)
-        if self.kubeconfig_dir and not res.problems:
-            self._write_kubeconfig(res, spec)
 
     def _write_kubeconfig(self, res, spec):
-        secret = self.client.get(self.client.resource("v1", "Secret"), "%s-kubeconfig" % spec["name"], spec["namespace"])
-        if secret is None or "value" not in (secret.get("data") or {}):
-            res.fail("Secret %s/%s-kubeconfig has no kubeconfig yet" % (spec["namespace"], spec["name"]))
+        """Copy Secret <name>-kubeconfig to the kubeconfig directory (mode 0600, atomic rename).
+
+        The Secret appears once the control plane endpoint is known, long before the Cluster
+        converged, so this waits for the Secret only (also with ``wait: false``); a paused Cluster
+        creates none, so it is not waited for. The content never reaches the result.
+        """
+        name, namespace = spec["name"], spec["namespace"]
+        timeout = 0 if spec.get("paused") else self.wait_timeout
+        secret = kube_wait.wait_present(self.client, self.client.resource("v1", "Secret"), "%s-kubeconfig" % name,
+                                        namespace, lambda s: bool((s.get("data") or {}).get("value")), timeout)
+        if secret is None:
+            res.fail("Secret %s/%s-kubeconfig with the cluster's kubeconfig did not appear within %ss%s"
+                     % (namespace, name, timeout, " (the cluster is paused)" if spec.get("paused") else ""))
             return
         content = base64.b64decode(secret["data"]["value"])
-        path = os.path.join(self.kubeconfig_dir, "%s-%s.kubeconfig" % (spec["namespace"], spec["name"]))
+        path = kubeconfig_path(self.kubeconfig_dir, namespace, name)
         res.kubeconfig_path = path
-        try:
-            with open(path, "rb") as handle:
-                if handle.read() == content and (os.stat(path).st_mode & 0o777) == 0o600:
-                    return
-        except (IOError, OSError):
-            pass
+        if _same_private_file(path, content):
+            return
         if not os.path.isdir(self.kubeconfig_dir):
             os.makedirs(self.kubeconfig_dir, 0o700)
         fd, tmp = tempfile.mkstemp(dir=self.kubeconfig_dir, prefix=".kubeconfig-")
         try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, content)
-        finally:
-            os.close(fd)
-        os.rename(tmp, path)
+            try:
+                os.fchmod(fd, 0o600)
+                view = memoryview(content)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(tmp, path)
+        except (IOError, OSError):
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
         res.changed = True
 
     # -- absent ----------------------------------------------------------------------------
@@ -403,6 +451,19 @@ class WorkloadClusters(object):
                     note += " (finalizers: %s)" % ", ".join(imeta["finalizers"])
                 out.append(note)
         return out
+
+
+def kubeconfig_path(directory, namespace, name):
+    """Where the kubeconfig of Cluster namespace/name is written."""
+    return os.path.join(directory, "%s-%s.kubeconfig" % (namespace, name))
+
+
+def _same_private_file(path, content):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read() == content and (os.stat(path).st_mode & 0o777) == 0o600
+    except (IOError, OSError):
+        return False
 
 
 def machine_counts(client, namespace=None):

@@ -115,3 +115,32 @@ def wait_none_left(client, resource, namespace, label_selector, timeout):
             names = {i["metadata"]["name"] for i in listing.get("items", [])}
             rv = (listing.get("metadata") or {}).get("resourceVersion")
     return sorted(names)
+
+
+def wait_present(client, resource, name, namespace, ready, timeout):
+    """Watch until the object exists and ``ready(obj)`` is true; return the object or None.
+
+    Unlike :func:`wait_for`, a missing object is waited for (e.g. a Secret a controller creates).
+    """
+    deadline = time.monotonic() + max(0, timeout)
+    while True:
+        listing = client.list(resource, namespace, field_selector="metadata.name=%s" % name)
+        found = [i for i in listing.get("items", []) if ready(i)]
+        if found:
+            return found[0]
+        rv = (listing.get("metadata") or {}).get("resourceVersion")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        try:
+            for event in client.watch(resource, namespace, name=name, resource_version=rv,
+                                      timeout_seconds=min(remaining, 300)):
+                if event["type"] in ("ADDED", "MODIFIED") and ready(event["object"] or {}):
+                    return event["object"]
+                if time.monotonic() >= deadline:
+                    break
+        except KubeError as exc:
+            if exc.status not in (410, 0, 500, 504):
+                raise
+        if time.monotonic() >= deadline:
+            return None

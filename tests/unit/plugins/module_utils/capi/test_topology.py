@@ -190,3 +190,21 @@ def test_summary():
     assert summary["control_plane"]["desired"] == 1
     assert summary["workers"]["versions"] == {"v1.34.4": 2}
     assert summary["node_groups"] == [{"name": "md-0", "class": "w", "replicas": 2, "failure_domain": None}]
+
+
+def test_class_ref_names_a_namespace_only_when_it_differs_from_the_clusters():
+    other, errors = validation.normalize_spec(dict(FULL, class_namespace="capi-classes"))
+    assert errors == []
+    assert topology.build_cluster(other)["spec"]["topology"]["classRef"] == {
+        "name": "scs-inmemory-1-35-v1", "namespace": "capi-classes"}
+    same, errors = validation.normalize_spec(dict(FULL, class_namespace="tenant-a"))
+    assert errors == []
+    assert topology.build_cluster(same)["spec"]["topology"]["classRef"] == {"name": "scs-inmemory-1-35-v1"}
+
+
+def test_summary_reports_the_namespace_the_class_is_looked_up_in():
+    spec, errors = validation.normalize_spec(dict(FULL, class_namespace="capi-classes"))
+    assert errors == []
+    assert topology.summarize(topology.build_cluster(spec))["class_namespace"] == "capi-classes"
+    spec, errors = validation.normalize_spec(FULL)
+    assert topology.summarize(topology.build_cluster(spec))["class_namespace"] == "tenant-a"
