@@ -482,3 +482,18 @@ def cluster_objects(mc, namespace, cluster_name, kinds=None):
     secrets = mc.kubectl_json("get", "secrets", "-n", namespace, "-l", "%s=%s" % (CLUSTER_LABEL, cluster_name))
     out += ["Secret/%s" % s["metadata"]["name"] for s in secrets["items"]]
     return sorted(out)
+
+
+def enter_private_netns(argv=None):
+    """Re-run this program in a private network namespace, unless it runs in one already.
+
+    Benchmarks start embedded management clusters on the fixed loopback ports; like `make e2e` they
+    must never meet one that runs on this machine. ``.ci/lib/private-netns.py`` makes the namespace
+    (or refuses while another cluster holds the ports, where none can be made); its marker variable
+    ``SCS_KAAS_PRIVATE_NETNS=1`` says it is done.
+    """
+    if os.environ.get("SCS_KAAS_PRIVATE_NETNS") == "1":
+        return
+    launcher = os.path.join(REPO_ROOT, ".ci", "lib", "private-netns.py")
+    argv = list(sys.argv if argv is None else argv)
+    os.execv(sys.executable, [sys.executable, launcher, "--", sys.executable] + argv)
