@@ -25,18 +25,13 @@ import test_openstack_cloud as fake_openstack
 import workload_helpers as wh
 
 from ansible_collections.scs.kaas.plugins.module_utils.capi import batch_options, checks, class_openstack, classes, spec
+from ansible_collections.scs.kaas.tests.unit.plugins.module_utils.capi.test_spec_classes import place_at_path
 
 NAMESPACE = "wl-bad-input"
 DEFAULTS = {"infrastructure": "inmemory", "namespace": NAMESPACE}
 BASE = {"kubernetes_version": "v1.34.4", "control_plane": {"replicas": 1},
         "node_groups": [{"name": "md-0", "replicas": 1}]}
 IDENTITY_SECRET = "bad-input-cloud"
-SEEDS = {
-    "node_groups": {"name": "md-0"},
-    "taints": {"key": "k", "effect": "NoSchedule"},
-    "unhealthy_node_conditions": {"type": "Ready", "status": "False"},
-    "unhealthy_machine_conditions": {"type": "Custom", "status": "True"},
-}
 # One value per kind that is not what the kind claims (test data).
 BAD = {
     "duration": "5 minutes", "count": -1, "count_or_percent": "101%", "unhealthy_range": "1-3", "port": 70000,
@@ -56,42 +51,6 @@ def _spec(**changes):
 def _openstack(**changes):
     variables = changes.pop("variables", {"identityRef": {"name": IDENTITY_SECRET, "cloudName": "prod"}})
     return _spec(infrastructure="openstack", variables=variables, **changes)
-
-
-def _place(tree, path, value):
-    parts = path.replace("[]", ".[]").split(".")
-    node = tree
-    for index, part in enumerate(parts[:-1]):
-        if part == "[]":
-            continue
-        if parts[index + 1] == "[]":
-            items = node.get(part) or []
-            if not items:
-                items.append(copy.deepcopy(SEEDS.get(part, {})))
-            node[part] = items
-            node = items[0]
-        else:
-            node = node.setdefault(part, {})
-    node[parts[-1]] = value
-
-
-def _capture_playbook(directory):
-    """The role, rescued, then its full result saved to a JSON file (also in check mode)."""
-    path = os.path.join(directory, "capture-any-mode.yml")
-    with open(path, "w") as handle:
-        yaml.safe_dump([{
-            "name": "reconcile and capture", "hosts": "workload_clusters", "gather_facts": False,
-            "tasks": [
-                {"name": "role", "block": [{"name": "run", "ansible.builtin.include_role": {
-                    "name": "scs.kaas.workload_cluster"}}],
-                 "rescue": [{"name": "note", "ansible.builtin.set_fact": {"e2e_failed": True}}]},
-                {"name": "save", "ansible.builtin.copy": {
-                    "content": "{{ workload_cluster_result | to_json }}", "dest": "{{ capture_file }}",
-                    "mode": "0600"},
-                 "run_once": True, "check_mode": False},
-            ],
-        }], handle)
-    return path
 
 
 def _secret(mc, name, clouds):
@@ -126,7 +85,7 @@ def _run_batch(lab, name, hosts, extra_vars=None, check=False):
     if os.path.exists(capture):
         os.unlink(capture)
     marker = mc.mark()
-    proc, _recap = wh.run_playbook(lab["env"], inventory, _capture_playbook(str(directory)),
+    proc, _recap = wh.run_playbook(lab["env"], inventory, wh.capture_playbook(str(directory), also_in_check_mode=True),
                                    dict({"capture_file": capture, "workload_cluster_wait": False}, **(extra_vars or {})),
                                    args=["--check"] if check else [])
     writes = mc.writes(wh.OUR_AGENT, marker)
@@ -209,7 +168,7 @@ def test_every_value_is_parsed_as_what_it_claims_before_any_write(lab):
         raw = _spec()
         if path.startswith("node_groups"):
             raw["node_groups"] = [{"name": "md-0"}]
-        _place(raw, path, BAD[option.kind])
+        place_at_path(raw, path, BAD[option.kind])
         host = "value-%02d" % len(hosts)
         hosts[host] = raw
         expected[host] = ["workload_cluster." + path.replace("[]", "[0]") + ": "]
@@ -217,7 +176,7 @@ def test_every_value_is_parsed_as_what_it_claims_before_any_write(lab):
         for path, kind in sorted(caps["value_kinds"].items()):
             raw = _openstack() if infra == "openstack" else _spec(infrastructure=infra)
             raw["control_plane"]["variables"] = {}
-            _place(raw["control_plane"]["variables"], path, BAD[kind])
+            place_at_path(raw["control_plane"]["variables"], path, BAD[kind])
             host = "value-%02d" % len(hosts)
             hosts[host] = raw
             expected[host] = ["workload_cluster.control_plane.variables.%s: " % path.replace("[]", "[0]")]

@@ -82,9 +82,10 @@ def install_classes(env, inventory, namespace=None):
     assert proc.returncode == 0, proc.stdout[-5000:]
 
 
-def capture_playbook(directory):
-    """A playbook running the role and saving the module's full result to a JSON file."""
-    path = os.path.join(directory, "capture.yml")
+def capture_playbook(directory, also_in_check_mode=False):
+    """A playbook running the role and saving the module's full result to a JSON file (with
+    ``also_in_check_mode``, the file is written in check mode too)."""
+    path = os.path.join(directory, "capture-any-mode.yml" if also_in_check_mode else "capture.yml")
     with open(path, "w") as handle:
         yaml.safe_dump([{
             "name": "reconcile and capture", "hosts": "workload_clusters", "gather_facts": False,
@@ -95,7 +96,7 @@ def capture_playbook(directory):
                 {"name": "save", "ansible.builtin.copy": {
                     "content": "{{ workload_cluster_result | to_json }}", "dest": "{{ capture_file }}",
                     "mode": "0600"},
-                 "run_once": True},
+                 "run_once": True, **({"check_mode": False} if also_in_check_mode else {})},
             ],
         }], handle)
     return path

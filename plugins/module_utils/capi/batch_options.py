@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import stat
 
 from ansible_collections.scs.kaas.plugins.module_utils.capi import values
 
@@ -38,6 +39,14 @@ def _directory(value):
         raise values.Invalid("lies below %s, which is not a directory" % parent, "name a directory path")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise values.Invalid("is not writable (%s)" % parent, "name a directory this user can write")
+    if os.path.isdir(path):
+        info = os.stat(path)
+        if info.st_mode & stat.S_IWOTH:
+            raise values.Invalid("is writable by every user (mode %04o)" % (info.st_mode & 0o7777),
+                                 "name a private directory (kubeconfigs hold credentials); it is created with mode 0700")
+        if info.st_uid != os.geteuid():
+            raise values.Invalid("belongs to another user (uid %d)" % info.st_uid,
+                                 "name a directory of this user (uid %d)" % os.geteuid())
     return value
 
 

@@ -62,7 +62,7 @@ BAD = {
 }
 
 
-def _place(tree, path, value):
+def place_at_path(tree, path, value):
     """Set ``value`` at a declared path ('node_groups[].rollout.max_surge') inside ``tree``."""
     parts = path.replace("[]", ".[]").split(".")
     node = tree
@@ -96,7 +96,7 @@ def test_every_declared_option_refuses_values_not_of_its_kind(path, kind, bad):
     raw = copy.deepcopy(GOOD)
     if path.startswith("node_groups"):
         raw["node_groups"] = [{"name": "md-0"}]
-    _place(raw, path, bad)
+    place_at_path(raw, path, bad)
     errors = validation.normalize_spec(raw)[1]
     assert any(e.startswith(_var(path)) for e in errors), (path, kind, bad, errors)
 
@@ -120,7 +120,7 @@ def test_every_class_variable_of_a_kind_is_parsed_before_any_write(infra, path, 
     raw = copy.deepcopy(OPENSTACK if infra == "openstack" else GOOD)
     raw["infrastructure"] = infra
     overrides = {}
-    _place(overrides, path, bad)
+    place_at_path(overrides, path, bad)
     raw["control_plane"]["variables"] = overrides
     errors = validation.normalize_spec(raw)[1]
     expected = "workload_cluster.control_plane.variables." + path.replace("[]", "[0]")
@@ -259,7 +259,11 @@ def test_every_int_and_path_option_of_the_module_has_a_rule():
 def test_every_module_option_rule_refuses_bad_values(option, tmp_path):
     a_file = tmp_path / "file"
     a_file.write_text(u"x")
-    bad = {"positive": [0, -5], "directory": [str(a_file), str(a_file / "below")]}[batch_options.RULES[option][0]]
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp: a kubeconfig there could be read or swapped by anyone
+    bad = {"positive": [0, -5],
+           "directory": [str(a_file), str(a_file / "below"), str(shared)]}[batch_options.RULES[option][0]]
     for value in bad:
         errors = batch_options.check({option: value})
         assert len(errors) == 1 and errors[0].startswith("%s: %r " % (option, value)), errors
