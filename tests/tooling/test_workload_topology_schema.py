@@ -81,13 +81,16 @@ SPECS = [
              "variables": {"workerFlavor": "SCS-8V-16"}},
             {"name": "auto", "autoscaler": {"min": 0, "max": 10}, "rollout": {"strategy": "OnDelete"}},
         ],
-        "network": {"pods": ["10.244.0.0/16", "fd00:10:244::/56"], "services": ["10.96.0.0/12", "fd00:10:96::/112"],
+        "network": {"pods": ["10.244.0.0/16"], "services": ["10.96.0.0/12"],
                     "nodes": "10.0.0.0/24", "service_domain": "cluster.local", "api_server_port": 6443},
         "api": {"cert_sans": ["api.example.com"], "oidc": {"issuer_url": "https://id.example.com", "client_id": "k8s",
                                                            "username_claim": "email", "groups_prefix": "oidc:"}},
         "variables": {"identityRef": {"name": "cloud", "cloudName": "openstack"}, "externalNetworkName": "public"},
         "labels": {"team": "x"}, "paused": True, "protected": True,
     },
+    # Dual-stack networks, on the one class that honours them (classes.CAPABILITIES).
+    {"name": "dual-stack", "infrastructure": "inmemory", "kubernetes_version": "v1.35.4",
+     "network": {"pods": ["10.244.0.0/16", "fd00:10:244::/56"], "services": ["10.96.0.0/12", "fd00:10:96::/112"]}},
 ]
 
 
