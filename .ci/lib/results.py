@@ -13,6 +13,7 @@ reason. The last line printed is ``results: N passed, N failed`` (``, N skipped`
 exist); the exit code is 1 when anything failed.
 """
 
+import fnmatch
 import json
 import os
 import sys
@@ -37,10 +38,11 @@ def _junit_cases(path):
         outcome, message = "passed", ""
         for child in case:
             if child.tag in ("failure", "error"):
-                outcome, message = "failed", child.get("message") or ""
+                outcome, message = "failed", child.get("message") or (child.text or "").strip()
                 break
             if child.tag == "skipped":
-                outcome, message = "skipped", child.get("message") or child.get("type") or ""
+                outcome = "skipped"
+                message = child.get("message") or (child.text or "").strip() or child.get("type") or ""
         yield name, outcome, message
 
 
@@ -66,12 +68,16 @@ def stage_cases(directory, stage):
 def _allowed(path):
     with open(path) as handle:
         data = yaml.safe_load(handle) or {}
-    allowed = {}
+    allowed = []
     for entry in data.get("allowed") or []:
         if not entry.get("reason"):
             sys.exit("%s: every allowed skip needs a reason: %r" % (path, entry))
-        allowed[(entry["stage"], entry["test"])] = entry["reason"]
+        allowed.append((entry["stage"], entry["test"]))
     return allowed
+
+
+def _is_allowed(allowed, stage, name):
+    return any(stage == s and fnmatch.fnmatchcase(name, pattern) for s, pattern in allowed)
 
 
 def _stage_log(path):
@@ -85,6 +91,11 @@ def _stage_log(path):
     return outcomes
 
 
+def _first_line(text):
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line[:200]
+
+
 def summary(directory, stage_log, allowed_path, stages):
     allowed = _allowed(allowed_path)
     outcomes = _stage_log(stage_log)
@@ -96,11 +107,11 @@ def summary(directory, stage_log, allowed_path, stages):
         counts = {"passed": 0, "failed": 0, "skipped": 0}
         cases = stage_cases(directory, stage)
         for name, outcome, message in cases:
-            if outcome == "skipped" and (stage, name) not in allowed:
+            if outcome == "skipped" and not _is_allowed(allowed, stage, name):
                 outcome = "failed"
-                problems.append("%s: %s was skipped (%s) and is not in %s" % (stage, name, message, allowed_path))
+                problems.append("%s: %s was skipped (%s) and is not in %s" % (stage, name, _first_line(message), allowed_path))
             elif outcome == "failed":
-                problems.append("%s: %s failed %s" % (stage, name, message[:200]))
+                problems.append("%s: %s failed: %s" % (stage, name, _first_line(message)))
             counts[outcome] += 1
         if not cases:
             counts["passed" if result == "ok" else "failed"] += 1
