@@ -36,8 +36,8 @@ import helpers  # noqa: E402
 
 helpers.ensure_collection_path()
 
+import proc_helpers  # noqa: E402
 from ansible_collections.scs.kaas.plugins.module_utils import pins  # noqa: E402
-from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime  # noqa: E402
 
 NAMESPACE = "bench"
 NAME = "bench"
@@ -54,7 +54,9 @@ def timed(label, results, fn):
 # Objects a "started" cluster must admit: server-side dry-run creates through every webhook.
 ADMISSION_PROBES = (
     ("cluster.x-k8s.io", "v1beta2", "clusters", {
-        "kind": "Cluster", "spec": {"clusterNetwork": {"pods": {"cidrBlocks": ["192.168.0.0/16"]}}}}),
+        "kind": "Cluster", "spec": {"clusterNetwork": {"pods": {"cidrBlocks": ["192.168.0.0/16"]}},
+                                    "infrastructureRef": {"apiGroup": "infrastructure.cluster.x-k8s.io",
+                                                          "kind": "DevCluster", "name": "bench-probe"}}}),
     ("infrastructure.cluster.x-k8s.io", "v1beta2", "devclusters", {
         "kind": "DevCluster", "spec": {"backend": {"inMemory": {}}}}),
     ("infrastructure.cluster.x-k8s.io", "v1beta2", "devmachines", {
@@ -76,7 +78,9 @@ def admission_passes(mc):
         try:
             api.create_namespaced_custom_object(group, version, "default", plural, obj, dry_run="All",
                                                 _request_timeout=10)
-        except Exception:  # noqa: BLE001 - webhook not reachable yet, CRD not served yet
+        except Exception as exc:  # noqa: BLE001 - webhook not reachable yet, CRD not served yet
+            if getattr(exc, "status", None) == 422:  # invalid probe object: waiting would not help
+                raise
             return False
     return True
 
@@ -218,7 +222,7 @@ def main():
         if not args.skip_lifecycle:
             lifecycle(mc, results)
         for name, pid in sorted(mc.started_pids().items()):
-            peaks[name] = (runtime.proc_status_kb(pid, "VmHWM"), runtime.proc_status_kb(pid, "VmRSS"))
+            peaks[name] = (proc_helpers.proc_status_kb(pid, "VmHWM"), proc_helpers.proc_status_kb(pid, "VmRSS"))
         print("load at end: %s" % load(), flush=True)
     finally:
         mc.stop()
