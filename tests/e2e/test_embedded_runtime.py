@@ -14,9 +14,10 @@ import time
 import pytest
 
 import helpers
+import proc_helpers
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins
-from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry, runtime
 
 
 def test_apiserver_version_is_the_pin(management_cluster):
@@ -159,18 +160,18 @@ def test_stop_stops_only_what_start_started(management_cluster):
     try:
         pids = management_cluster.started_pids()
         assert sorted(pids) == sorted(runtime.COMPONENTS)
-        everything = runtime.descendants(pids.values())
+        everything = proc_helpers.descendants(pids.values())
         result = management_cluster.stop()
         assert result["changed"] is True
         assert sorted(result["stopped"]) == sorted(runtime.COMPONENTS)
         for pid in everything:
-            assert runtime.proc_starttime(pid) is None, "pid %d still runs" % pid
+            assert proc_helpers.proc_starttime(pid) is None, "pid %d still runs" % pid
         assert management_cluster.leftover_processes() == []
         assert dummy.poll() is None, "the unrelated process was stopped"
         assert os.listdir(os.path.join(management_cluster.state_dir, "pids")) == []
         # Nothing listens on the cluster's ports any more.
-        ports = set(management_cluster.ports.values()) | {runtime.INMEMORY_DEBUG_PORT}
-        assert not [e for e in runtime.listeners() if e["port"] in ports]
+        ports = set(management_cluster.ports.values()) | {registry.INMEMORY_DEBUG_PORT}
+        assert not [e for e in proc_helpers.listeners() if e["port"] in ports]
         # A second stop is a no-op.
         assert management_cluster.stop()["changed"] is False
     finally:
