@@ -61,6 +61,7 @@ class KaasModule(object):
 
     def __call__(self):
         """Run; a returned dict is the module result (``changed`` defaults to False)."""
+        result = None
         try:
             result = self.run()
         except kube_client.KubeError as exc:
