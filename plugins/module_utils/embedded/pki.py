@@ -31,6 +31,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import datetime
 import ipaddress
 import os
@@ -321,3 +322,21 @@ def ensure_pki(pki_dir, check_mode=False):
 def read_text(path):
     with open(path, "r") as handle:
         return handle.read()
+
+
+def admin_kubeconfig(paths, server):
+    """Kubeconfig (a dict) of the admin client certificate for ``server``; ``paths`` from pki_paths."""
+    def b64(path):
+        with open(path, "rb") as handle:
+            return base64.b64encode(handle.read()).decode("ascii")
+
+    name = "scs-kaas-embedded"
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": b64(paths["ca_crt"])}}],
+        "users": [{"name": ADMIN_COMMON_NAME, "user": {"client-certificate-data": b64(paths["admin_crt"]),
+                                                       "client-key-data": b64(paths["admin_key"])}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": ADMIN_COMMON_NAME}}],
+        "current-context": name,
+    }

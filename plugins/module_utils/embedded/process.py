@@ -54,6 +54,18 @@ def proc_cmdline(pid):
     return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
 
 
+def tail(path, lines=200):
+    """The last ``lines`` lines of a log file (reads at most its last 256 KiB)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 256 * 1024))
+            data = handle.read().decode("utf-8", "replace")
+    except (IOError, OSError) as exc:
+        return "(no log: %s)" % exc
+    return "\n".join(data.splitlines()[-lines:])
+
+
 _SS_USERS = re.compile(r'\("([^"]*)",pid=(\d+)')
 
 

@@ -31,7 +31,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import json
 import os
 import shutil
@@ -48,7 +47,7 @@ from ansible_collections.scs.kaas.plugins.module_utils.embedded import objects a
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import pki as _pki
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import probes as _probes
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry as _registry
-from ansible_collections.scs.kaas.plugins.module_utils.embedded.process import Supervisor, listeners
+from ansible_collections.scs.kaas.plugins.module_utils.embedded.process import Supervisor, listeners, tail
 from ansible_collections.scs.kaas.plugins.module_utils.embedded.registry import COMPONENTS, validate_ports
 
 USER_AGENT = "scs.kaas-embedded/%s" % _kube.COLLECTION_VERSION
@@ -64,17 +63,6 @@ REQUIRED_LIBRARIES = (
 )
 # Limits (seconds, before ``timeout_scale``) of the waits that are not a component's own.
 TIMEOUTS = {"crds": 90, "stop": 30}
-
-
-def _tail(path, lines=200):
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - 256 * 1024))
-            data = handle.read().decode("utf-8", "replace")
-    except (IOError, OSError) as exc:
-        return "(no log: %s)" % exc
-    return "\n".join(data.splitlines()[-lines:])
 
 
 def from_params(params, log=None):
@@ -207,7 +195,7 @@ class EmbeddedCluster(object):
         for name in names or COMPONENTS:
             path = self.processes.log_file(name)
             if os.path.exists(path):
-                parts.append("---- last 200 lines of %s ----\n%s" % (path, _tail(path, 200)))
+                parts.append("---- last 200 lines of %s ----\n%s" % (path, tail(path, 200)))
         if os.path.exists(self.paths["kubeconfig"]) and os.access(self.kubectl_bin, os.X_OK):
             try:
                 out = subprocess.run(
@@ -304,7 +292,8 @@ class EmbeddedCluster(object):
             raise EmbeddedError("cannot start the embedded management cluster: " + "; ".join(conflicts))
 
         changed = bool(written)
-        changed |= write_if_changed(self.paths["kubeconfig"], self.kubeconfig_text(), 0o600)
+        kubeconfig = _pki.admin_kubeconfig(self.pki, "https://127.0.0.1:%d" % self.ports["kube_apiserver"])
+        changed |= write_if_changed(self.paths["kubeconfig"], _manifests.dump_yaml(kubeconfig), 0o600)
         changed |= write_if_changed(self.paths["audit_policy"], _manifests.dump_yaml(_manifests.audit_policy()), 0o600)
         state = {"binaries": self.binaries, "module_dirs": self.module_dirs, "ports": self.ports}
         changed |= write_if_changed(self.paths["state"], json.dumps(state, indent=2, sort_keys=True) + "\n", 0o600)
@@ -367,23 +356,3 @@ class EmbeddedCluster(object):
             "api_server": "https://127.0.0.1:%d" % self.ports["kube_apiserver"],
             "components": components,
         }
-
-    def kubeconfig_text(self):
-        def b64(path):
-            with open(path, "rb") as handle:
-                return base64.b64encode(handle.read()).decode("ascii")
-
-        name, user = "scs-kaas-embedded", _pki.ADMIN_COMMON_NAME
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": name, "cluster": {
-                "server": "https://127.0.0.1:%d" % self.ports["kube_apiserver"],
-                "certificate-authority-data": b64(self.pki["ca_crt"])}}],
-            "users": [{"name": user, "user": {
-                "client-certificate-data": b64(self.pki["admin_crt"]),
-                "client-key-data": b64(self.pki["admin_key"])}}],
-            "contexts": [{"name": name, "context": {"cluster": name, "user": user}}],
-            "current-context": name,
-        }
-        return _manifests.dump_yaml(config)
