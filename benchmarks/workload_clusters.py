@@ -49,18 +49,6 @@ NAMESPACE = "bench"
 BASELINE_AGENT = "OpenAPI-Generator/"
 
 
-class AuditReader(object):
-    """count_writes() over an audit log file (same rules as tests/e2e/helpers.py)."""
-
-    def __init__(self, path):
-        self.audit_log = path
-
-    mark = helpers.ManagementCluster.mark
-    audit_events = helpers.ManagementCluster.audit_events
-    writes = helpers.ManagementCluster.writes
-    count_writes = helpers.ManagementCluster.count_writes
-
-
 def specs(count, workers):
     return {"bench-%02d" % i: {"kubernetes_version": "v1.34.4", "control_plane": {"replicas": 1},
                                "node_groups": [{"name": "md-0", "replicas": workers}]}
@@ -147,14 +135,15 @@ def main():
     if args.kubeconfig:
         if not args.audit_log:
             parser.error("--kubeconfig needs --audit-log")
-        kubeconfig, audit = args.kubeconfig, AuditReader(args.audit_log)
+        kubeconfig, audit = args.kubeconfig, helpers.AuditLog(args.audit_log, args.kubeconfig)
     else:
         print("starting an embedded management cluster in %s ..." % workdir, flush=True)
         mc = helpers.ManagementCluster(os.path.join(workdir, "embedded"), helpers.ensure_binaries())
         mc.start()
         kubeconfig, audit = mc.kubeconfig, mc
     try:
-        env = helpers.ansible_environment(helpers.ensure_collection_path())
+        env = helpers.ansible_environment(helpers.ensure_collection_path(),
+                                          kubectl=mc.binaries["kubectl"] if mc else None)
         hosts = specs(args.clusters, args.workers)
         inventory = wh.write_inventory(os.path.join(workdir, "hosts.yml"), kubeconfig, hosts,
                                        {"infrastructure": "inmemory", "namespace": NAMESPACE})

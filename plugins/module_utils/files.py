@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
-"""Atomic file writes: a reader sees the old or the new content, never a half file."""
+"""Atomic file writes and links: a reader sees the old or the new content, never a half file."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -45,4 +45,16 @@ def write_if_changed(path, data, mode=0o600):
     except (IOError, OSError):
         pass
     write_atomic(path, data, mode)
+    return True
+
+
+def ensure_link(path, target):
+    """Make ``path`` a symbolic link to ``target`` (atomically); return True when it changed."""
+    if os.path.islink(path) and os.readlink(path) == target:
+        return False
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(target, tmp)
+    os.replace(tmp, path)
     return True

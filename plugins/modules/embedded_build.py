@@ -14,8 +14,9 @@ version_added: 1.0.0
 short_description: Build or find the cached binaries of the embedded management cluster
 description:
   - Builds etcd, kube-apiserver, kube-controller-manager, the Cluster API managers (core, kubeadm
-    bootstrap, kubeadm control plane), the development provider CAPD and clusterctl from the pinned
-    Go modules, each through a small wrapper Go module with committed C(go.mod) and C(go.sum).
+    bootstrap, kubeadm control plane), the development provider CAPD, clusterctl and kubectl from
+    the pinned Go modules, each through a small wrapper Go module with committed C(go.mod) and
+    C(go.sum).
   - Binaries are stamped with their release versions and cached under
     C(<cache_dir>/embedded/<component>/<version>-<key>/), where the key hashes the wrapper module,
     the linker flags, the Go toolchain and the source edit step. A run that finds every binary in
@@ -42,7 +43,7 @@ options:
     type: list
     elements: str
     choices: [etcd, kube-apiserver, kube-controller-manager, capi-manager, kubeadm-bootstrap-manager,
-              kubeadm-control-plane-manager, capd-manager, clusterctl]
+              kubeadm-control-plane-manager, capd-manager, clusterctl, kubectl]
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.

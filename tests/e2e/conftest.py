@@ -12,15 +12,18 @@ Stable interface for every e2e test in this directory:
     state directory, with the default ports. Yields a :class:`helpers.ManagementCluster`:
 
     - ``kubeconfig``, ``state_dir``, ``audit_log`` (paths), ``binaries`` (component -> path,
-      incl. ``clusterctl``), ``module_dirs``, ``ports``, ``last_start`` (start result);
-    - ``kubectl(*args, check=True, input=None, timeout=120)`` -> ``CompletedProcess`` (text);
+      incl. ``clusterctl`` and ``kubectl``), ``module_dirs``, ``ports``, ``last_start`` (start result);
+    - ``kubectl(*args, check=True, input=None, timeout=120)`` -> ``CompletedProcess`` (text), run
+      with the kubectl built from the pinned k8s.io/kubernetes (never a system one);
       ``kubectl_json(*args)`` -> parsed ``-o json`` output;
     - ``clusterctl(*args)`` (``CLUSTERCTL_DISABLE_VERSIONCHECK=true``, the kubeconfig appended);
     - ``api_client()`` -> ``kubernetes.client.ApiClient`` (user agent ``scs.kaas-e2e/1.0.0``),
       ``custom_objects()`` -> ``CustomObjectsApi``;
     - ``mark()`` -> marker; ``count_writes(user_agent_prefix, since=marker)`` -> number of
       mutating requests (create/update/patch/delete/deletecollection, without ``dryRun=All``)
-      in the kube-apiserver audit log after the marker; ``writes(...)`` returns the events;
+      in the kube-apiserver audit log after the marker; ``writes(...)`` returns the events,
+      ``audit_events(since)`` every event. No read depends on a sleep: each sends a marker request
+      and reads up to its event (``helpers.AuditLog``); a line that is not JSON fails the read;
     - ``stop()`` / ``start()`` (the session cluster is started again by the fixture's users
       if they stop it: use ``fresh_management_cluster`` instead where possible).
 
@@ -34,7 +37,8 @@ Stable interface for every e2e test in this directory:
 ``ansible_env`` (session)
     Environment for ``subprocess`` runs of ``ansible-playbook``: ``ANSIBLE_COLLECTIONS_PATH``
     starts with a directory holding ``ansible_collections/scs/kaas`` -> this checkout, followed
-    by the venv's kubernetes.core/openstack.cloud; ``PATH`` starts with the venv's ``bin``.
+    by the venv's kubernetes.core/openstack.cloud; ``PATH`` starts with the venv's ``bin`` and
+    the directory of the built kubectl.
 
 The in-memory backend binds fixed ports (19000, 20000+): run e2e tests in a private network
 namespace when anything else may run them at the same time::
@@ -99,5 +103,6 @@ def fresh_management_cluster(tmp_path_factory, embedded_build, management_cluste
 
 
 @pytest.fixture(scope="session")
-def ansible_env():
-    return helpers.ansible_environment(helpers.ensure_collection_path())
+def ansible_env(embedded_build):
+    return helpers.ansible_environment(helpers.ensure_collection_path(),
+                                       kubectl=embedded_build["binaries"]["kubectl"])

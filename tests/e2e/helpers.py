@@ -16,13 +16,19 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(REPO_ROOT, "tests", "e2e", "fixtures")
 EMBEDDED_SOURCE_DIR = os.path.join(REPO_ROOT, "roles", "management_cluster", "files", "embedded")
-KUBECTL = "/usr/bin/kubectl"
 MUTATING_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 E2E_USER_AGENT = "scs.kaas-e2e/1.0.0"
+# User agent of the marker requests AuditLog sends (never counted as a write).
+AUDIT_MARKER_AGENT = "scs.kaas-e2e-audit-marker/1.0.0"
+# Every binary the e2e tests use; kubectl is built from the pinned k8s.io/kubernetes like the rest.
+REQUIRED_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "capi-manager",
+                     "kubeadm-bootstrap-manager", "kubeadm-control-plane-manager", "capd-manager",
+                     "clusterctl", "kubectl")
 
 _COLLECTION_ROOT = None
 
@@ -59,9 +65,7 @@ def ensure_binaries(log=print):
     from ansible_collections.scs.kaas.plugins.module_utils.embedded import build
 
     result = build.ensure_binaries(EMBEDDED_SOURCE_DIR, log=log)
-    missing = [n for n in ("etcd", "kube-apiserver", "kube-controller-manager", "capi-manager",
-                           "kubeadm-bootstrap-manager", "kubeadm-control-plane-manager", "capd-manager",
-                           "clusterctl") if not os.access(result["binaries"].get(n) or "", os.X_OK)]
+    missing = [n for n in REQUIRED_BINARIES if not os.access(result["binaries"].get(n) or "", os.X_OK)]
     if missing:
         raise RuntimeError("ensure_binaries() returned no executable for: %s" % ", ".join(missing))
     return result
@@ -85,11 +89,136 @@ def wait_for(what, check, timeout, interval=1.0, on_timeout=None):
         time.sleep(interval)
 
 
+class AuditLog:
+    """Mutating requests in a kube-apiserver audit log, read without relying on timing.
+
+    The server writes a request's event right after the response, so a read right after an action
+    could miss the action's last events. Every read therefore sends a marker request first (a
+    dry-run create of a namespace with a unique name: the audit policy logs it like any mutating
+    request, and it changes nothing), then reads the log until the marker's event is there (bounded
+    wait) and keeps only the events before it. :meth:`mark` does the same and returns the position
+    just after its marker, so neither end of a range depends on a sleep.
+
+    Every complete line must be a JSON event: a line that does not parse fails the read. Only the
+    last line may be incomplete, and only while the marker has not appeared yet (the server is
+    still writing it).
+    """
+
+    MARKER_TIMEOUT = 30
+
+    def __init__(self, path, kubeconfig):
+        self.path = path
+        self.kubeconfig = kubeconfig
+        self._core = None
+
+    def _send_marker(self):
+        """Send a marker request; return the token its event's requestURI carries."""
+        if self._core is None:
+            from kubernetes import client as k8s_client, config as k8s_config
+
+            api_client = k8s_config.new_client_from_config(config_file=self.kubeconfig)
+            api_client.user_agent = AUDIT_MARKER_AGENT
+            self._core = k8s_client.CoreV1Api(api_client)
+        token = "audit-marker-%s" % uuid.uuid4().hex[:20]
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": token}}
+        self._core.create_namespace(body, dry_run="All", field_manager=token)
+        return token
+
+    def _aligned_end(self):
+        """Current end of the log, moved back to the start of a line the server is still writing."""
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                size = handle.tell()
+                handle.seek(max(0, size - 65536))
+                tail = handle.read()
+        except FileNotFoundError:
+            return 0
+        if not tail or tail.endswith(b"\n"):
+            return size
+        last_newline = tail.rfind(b"\n")
+        if last_newline < 0:
+            raise AssertionError("%s: the last 64 KiB hold no complete line" % self.path)
+        return size - len(tail) + last_newline + 1
+
+    def _scan(self, start, token):
+        """(events from ``start`` up to the marker, offset after the marker's line or None)."""
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(start)
+                data = handle.read()
+        except FileNotFoundError:
+            return [], None
+        events = []
+        pos = 0
+        while True:
+            newline = data.find(b"\n", pos)
+            if newline < 0:
+                return events, None  # the marker is not there yet; the rest may be a partial line
+            raw = data[pos:newline]
+            try:
+                event = json.loads(raw)
+                if not isinstance(event, dict):
+                    raise ValueError("not an object")
+            except ValueError as exc:
+                raise AssertionError("%s: the line at byte %d is not a JSON audit event (%s): %r"
+                                     % (self.path, start + pos, exc, raw[:300]))
+            if token in (event.get("requestURI") or ""):
+                return events, start + newline + 1
+            if (event.get("stage") in ("ResponseComplete", "Panic")
+                    and not (event.get("userAgent") or "").startswith(AUDIT_MARKER_AGENT)):
+                events.append(event)
+            pos = newline + 1
+
+    def _read_until_marker(self, start):
+        token = self._send_marker()
+        deadline = time.monotonic() + self.MARKER_TIMEOUT
+        delay = 0.01
+        while True:
+            events, end = self._scan(start, token)
+            if end is not None:
+                return events, end
+            if time.monotonic() > deadline:
+                raise AssertionError("the marker request %s did not appear in %s within %ds"
+                                     % (token, self.path, self.MARKER_TIMEOUT))
+            time.sleep(delay)  # bounded wait for the marker, not a guess how long writing takes
+            delay = min(delay * 2, 0.2)
+
+    def mark(self):
+        """A position for ``since``: just after a marker sent now (every earlier event is before it)."""
+        return self._read_until_marker(self._aligned_end())[1]
+
+    def audit_events(self, since=0):
+        """Audit events (dicts, ResponseComplete/Panic stages) after position ``since`` (from :meth:`mark`)."""
+        return self._read_until_marker(since)[0]
+
+    def writes(self, user_agent_prefix, since=0):
+        """Mutating requests (not ``dryRun=All``) whose user agent starts with the prefix."""
+        seen = set()
+        out = []
+        for event in self.audit_events(since):
+            if event.get("verb") not in MUTATING_VERBS:
+                continue
+            if not (event.get("userAgent") or "").startswith(user_agent_prefix):
+                continue
+            if "dryRun=All" in (event.get("requestURI") or ""):
+                continue
+            if event.get("auditID") in seen:
+                continue
+            seen.add(event.get("auditID"))
+            out.append(event)
+        return out
+
+    def count_writes(self, user_agent_prefix, since=0):
+        """Number of mutating requests by ``user_agent_prefix`` after position ``since``."""
+        return len(self.writes(user_agent_prefix, since))
+
+
 class ManagementCluster:
     """A running (or stopped) embedded management cluster for tests.
 
     Attributes: ``state_dir``, ``kubeconfig``, ``audit_log``, ``binaries`` (component -> path,
-    incl. ``clusterctl``), ``module_dirs``, ``ports``, ``cluster`` (the runtime's
+    incl. ``clusterctl`` and ``kubectl``), ``module_dirs``, ``ports``, ``cluster`` (the runtime's
     ``EmbeddedCluster``), ``last_start`` (result dict of the last :meth:`start`).
     """
 
@@ -108,6 +237,7 @@ class ManagementCluster:
         self.audit_log = self.cluster.paths["audit_log"]
         self.last_start = None
         self._api_client = None
+        self._audit = AuditLog(self.audit_log, self.kubeconfig)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self):
@@ -146,8 +276,8 @@ class ManagementCluster:
 
     # -- access ----------------------------------------------------------------------------
     def kubectl(self, *args, check=True, input=None, timeout=120):
-        """Run /usr/bin/kubectl with this cluster's kubeconfig; return CompletedProcess (text)."""
-        cmd = [KUBECTL, "--kubeconfig", self.kubeconfig] + [str(a) for a in args]
+        """Run the built kubectl with this cluster's kubeconfig; return CompletedProcess (text)."""
+        cmd = [self.binaries["kubectl"], "--kubeconfig", self.kubeconfig] + [str(a) for a in args]
         proc = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, timeout=timeout, check=False)
         if check and proc.returncode != 0:
@@ -181,57 +311,33 @@ class ManagementCluster:
 
         return k8s_client.CustomObjectsApi(self.api_client())
 
-    # -- audit log ---------------------------------------------------------------------------
+    # -- audit log (see AuditLog) -------------------------------------------------------------
     def mark(self):
-        """A marker for :meth:`count_writes`: the current end of the audit log."""
-        try:
-            return os.path.getsize(self.audit_log)
-        except OSError:
-            return 0
+        """A position for ``since``: every request answered before this call is before it."""
+        return self._audit.mark()
 
-    def audit_events(self, since=0, settle=0.5):
-        """Audit events (dicts) written after marker ``since`` (ResponseComplete/Panic stages)."""
-        if settle:
-            time.sleep(settle)  # the apiserver writes the event right after the response
-        events = []
-        with open(self.audit_log, "rb") as handle:
-            handle.seek(since or 0)
-            for raw in handle:
-                try:
-                    event = json.loads(raw)
-                except ValueError:
-                    continue  # a line still being written
-                if event.get("stage") in ("ResponseComplete", "Panic"):
-                    events.append(event)
-        return events
+    def audit_events(self, since=0):
+        """Audit events (ResponseComplete/Panic) after marker ``since``, up to a marker sent now."""
+        return self._audit.audit_events(since)
 
-    def writes(self, user_agent_prefix, since=0, settle=0.5):
+    def writes(self, user_agent_prefix, since=0):
         """Mutating requests (not ``dryRun=All``) whose user agent starts with the prefix."""
-        seen = set()
-        out = []
-        for event in self.audit_events(since, settle):
-            if event.get("verb") not in MUTATING_VERBS:
-                continue
-            if not (event.get("userAgent") or "").startswith(user_agent_prefix):
-                continue
-            if "dryRun=All" in (event.get("requestURI") or ""):
-                continue
-            if event.get("auditID") in seen:
-                continue
-            seen.add(event.get("auditID"))
-            out.append(event)
-        return out
+        return self._audit.writes(user_agent_prefix, since)
 
-    def count_writes(self, user_agent_prefix, since=0, settle=0.5):
+    def count_writes(self, user_agent_prefix, since=0):
         """Number of mutating requests by ``user_agent_prefix`` after marker ``since``."""
-        return len(self.writes(user_agent_prefix, since, settle))
+        return self._audit.count_writes(user_agent_prefix, since)
 
     def diagnostics(self):
         return self.cluster.diagnostics()
 
 
-def ansible_environment(collection_root, extra=None):
-    """Environment for ``ansible-playbook`` runs that resolve ``scs.kaas`` to this checkout."""
+def ansible_environment(collection_root, extra=None, kubectl=None):
+    """Environment for ``ansible-playbook`` runs that resolve ``scs.kaas`` to this checkout.
+
+    ``kubectl``: the built kubectl, whose directory goes first on ``PATH`` (so nothing a playbook
+    runs picks up whatever kubectl the machine has installed).
+    """
     env = dict(os.environ)
     paths = [collection_root]
     venv_collections = os.path.join(REPO_ROOT, ".venv", "collections")
@@ -243,9 +349,9 @@ def ansible_environment(collection_root, extra=None):
     env["ANSIBLE_INVENTORY_UNPARSED_WARNING"] = "False"
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_FORCE_COLOR"] = "0"
-    bindir = os.path.dirname(sys.executable)
-    if bindir not in env.get("PATH", "").split(os.pathsep):
-        env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    for bindir in [os.path.dirname(sys.executable)] + ([os.path.dirname(kubectl)] if kubectl else []):
+        if bindir not in env.get("PATH", "").split(os.pathsep):
+            env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
     if extra:
         env.update(extra)
     return env
@@ -319,3 +425,61 @@ def machines_running(mc, namespace, name, count, version):
             and all(m.get("status", {}).get("phase") == "Running" for m in items)
             and all(m["spec"].get("version") == version for m in items)
             and items)
+
+
+PROVIDER_LABEL = "cluster.x-k8s.io/provider"
+
+
+def capi_kinds(mc):
+    """Every namespaced, listable kind of the Cluster API and provider groups, by API discovery.
+
+    Groups: every served group named ``*.x-k8s.io`` plus the group of every CRD labelled
+    ``cluster.x-k8s.io/provider`` (a provider outside ``x-k8s.io``). Returns sorted
+    ``(group, version, plural, kind)``, one per (group, kind), at the group's preferred version
+    when it serves the kind.
+    """
+    from kubernetes import client as k8s_client
+
+    api_client = mc.api_client()
+    crds = k8s_client.ApiextensionsV1Api(api_client).list_custom_resource_definition(
+        label_selector=PROVIDER_LABEL).items
+    provider_groups = {crd.spec.group for crd in crds}
+    custom = k8s_client.CustomObjectsApi(api_client)
+    found = {}
+    for group in k8s_client.ApisApi(api_client).get_api_versions().groups:
+        if not (group.name.endswith(".x-k8s.io") or group.name in provider_groups):
+            continue
+        preferred = group.preferred_version.version
+        versions = sorted((v.version for v in group.versions), key=lambda v: v != preferred)
+        for version in versions:
+            for res in custom.get_api_resources(group.name, version).resources:
+                if "/" in res.name or not res.namespaced or "list" not in res.verbs:
+                    continue
+                found.setdefault((group.name, res.kind), (group.name, version, res.name, res.kind))
+    return sorted(found.values())
+
+
+def _belongs_to(obj, cluster_name):
+    meta = obj.get("metadata") or {}
+    if (meta.get("labels") or {}).get(CLUSTER_LABEL) == cluster_name:
+        return True
+    if (obj.get("spec") or {}).get("clusterName") == cluster_name:
+        return True
+    return any(ref.get("kind") == "Cluster" and ref.get("name") == cluster_name
+               for ref in meta.get("ownerReferences") or [])
+
+
+def cluster_objects(mc, namespace, cluster_name, kinds=None):
+    """``Kind/name`` of every object of a CAPI/provider kind (see :func:`capi_kinds`) that is the
+    Cluster ``cluster_name`` or belongs to it (cluster-name label, ``spec.clusterName`` or an owner
+    reference to the Cluster), plus Secrets with its cluster-name label, in ``namespace``."""
+    api = mc.custom_objects()
+    out = []
+    for group, version, plural, kind in kinds or capi_kinds(mc):
+        for item in api.list_namespaced_custom_object(group, version, namespace, plural)["items"]:
+            is_cluster = group == "cluster.x-k8s.io" and kind == "Cluster" and item["metadata"]["name"] == cluster_name
+            if is_cluster or _belongs_to(item, cluster_name):
+                out.append("%s.%s/%s" % (kind, group, item["metadata"]["name"]))
+    secrets = mc.kubectl_json("get", "secrets", "-n", namespace, "-l", "%s=%s" % (CLUSTER_LABEL, cluster_name))
+    out += ["Secret/%s" % s["metadata"]["name"] for s in secrets["items"]]
+    return sorted(out)

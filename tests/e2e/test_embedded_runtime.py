@@ -10,8 +10,10 @@ import os
 import subprocess
 import sys
 import time
+from urllib.parse import urlparse
 
 import pytest
+import yaml
 
 import helpers
 import proc_helpers
@@ -25,6 +27,22 @@ def test_apiserver_version_is_the_pin(management_cluster):
     assert version["gitVersion"] == pins.KUBERNETES_MANAGEMENT_VERSION
 
 
+def test_built_binaries_report_the_versions_of_their_go_modules(embedded_build):
+    """The version stamps (linker flags) of the built binaries are the pinned releases."""
+    b = embedded_build["binaries"]
+
+    def run(*argv):
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True,
+                              timeout=60, env=dict(os.environ, CLUSTERCTL_DISABLE_VERSIONCHECK="true")).stdout
+
+    kubectl = json.loads(run(b["kubectl"], "version", "--client", "-o", "json"))["clientVersion"]
+    assert kubectl["gitVersion"] == pins.KUBERNETES_MANAGEMENT_VERSION and kubectl["gitTreeState"] == "clean"
+    for name in ("kube-apiserver", "kube-controller-manager"):
+        assert run(b[name], "--version").split() == ["Kubernetes", pins.KUBERNETES_MANAGEMENT_VERSION], name
+    clusterctl = json.loads(run(b["clusterctl"], "version", "-o", "json"))["clusterctl"]
+    assert clusterctl["gitVersion"] == pins.CLUSTER_API_VERSION
+
+
 def test_everything_is_healthy_and_files_are_private(management_cluster):
     status = management_cluster.status()
     assert status["healthy"], json.dumps(status, indent=2)
@@ -34,9 +52,12 @@ def test_everything_is_healthy_and_files_are_private(management_cluster):
                 "pki/webhook-ca.key", "audit/policy.yaml", "audit/audit.log"):
         mode = os.stat(os.path.join(state, rel)).st_mode & 0o777
         assert mode == 0o600, "%s has mode %o" % (rel, mode)
-    for rel in ("", "pki", "pki/webhook", "logs", "pids", "audit", "etcd"):
+    for rel in ("", "pki", "pki/webhook", "logs", "pids", "audit", "etcd", "bin"):
         mode = os.stat(os.path.join(state, rel)).st_mode & 0o777
         assert mode == 0o700, "%s/ has mode %o" % (rel, mode)
+    # bin/kubectl: the built kubectl of the pinned release, for operators.
+    assert os.path.realpath(os.path.join(state, "bin", "kubectl")) == \
+        os.path.realpath(management_cluster.binaries["kubectl"])
 
 
 def test_crds_carry_labels_and_conversion(management_cluster):
@@ -184,3 +205,127 @@ def test_stop_stops_only_what_start_started(management_cluster):
     assert sorted(result["started"]) == sorted(runtime.COMPONENTS)
     assert result["applied"] == []
     assert management_cluster.status()["healthy"]
+
+
+# ---------------------------------------------------------------- embedded_cluster_info, field by field
+
+
+def _cluster_info(ansible_env, tmp_path, state_dir):
+    """The result of scs.kaas.embedded_cluster_info, run through ansible-playbook."""
+    out = tmp_path / "info.json"
+    playbook = tmp_path / "info.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "info", "hosts": "localhost", "gather_facts": False, "connection": "local",
+        "vars": {"ansible_python_interpreter": sys.executable},
+        "tasks": [
+            {"name": "info", "scs.kaas.embedded_cluster_info": {"state_dir": str(state_dir)}, "register": "info"},
+            {"name": "save", "ansible.builtin.copy": {"content": "{{ info | to_json }}", "dest": str(out),
+                                                      "mode": "0600"}},
+        ],
+    }]))
+    run = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
+                          str(playbook)], env=ansible_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout
+    with open(str(out)) as handle:
+        return json.load(handle)
+
+
+def _observed_processes(state_dir, binaries):
+    """component -> pid of every process whose executable is a built binary and whose arguments
+    name ``state_dir`` (read from /proc, nothing from the runtime's records)."""
+    by_binary = {os.path.realpath(path): name for name, path in binaries.items()}
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            exe = os.path.realpath("/proc/%s/exe" % entry)
+            with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                argv = [a.decode() for a in handle.read().split(b"\0") if a]
+        except OSError:
+            continue
+        if exe in by_binary and any(state_dir in a for a in argv[1:]):
+            assert by_binary[exe] not in found, "two processes of %s for %s" % (by_binary[exe], state_dir)
+            found[by_binary[exe]] = int(entry)
+    return found
+
+
+def _start_epoch(pid):
+    """Start time of ``pid`` in seconds since the epoch (/proc/<pid>/stat and /proc/stat btime)."""
+    with open("/proc/%d/stat" % pid) as handle:
+        stat = handle.read()
+    ticks = int(stat[stat.rfind(")") + 2:].split()[19])
+    with open("/proc/stat") as handle:
+        btime = int([line.split()[1] for line in handle if line.startswith("btime ")][0])
+    return btime + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _listening_ports(pid):
+    """{port: address} of every TCP socket ``pid`` listens on, from `ss -ltnpH`."""
+    out = subprocess.run(["ss", "-ltnpH"], stdout=subprocess.PIPE, text=True, check=True).stdout
+    ports = {}
+    for line in out.splitlines():
+        if "pid=%d," % pid in line:
+            host, _sep, port = line.split()[3].rpartition(":")
+            ports[int(port)] = host.strip("[]")
+    return ports
+
+
+def test_cluster_info_reports_what_the_system_shows(management_cluster, embedded_build, ansible_env, tmp_path):
+    mc = management_cluster
+    before_call = time.time()
+    info = _cluster_info(ansible_env, tmp_path, mc.state_dir)
+
+    assert os.path.realpath(info["state_dir"]) == os.path.realpath(mc.state_dir)
+
+    # pids: exactly the processes /proc shows running our binaries for this state dir.
+    observed = _observed_processes(mc.state_dir, {n: embedded_build["binaries"][n] for n in runtime.COMPONENTS})
+    assert {name: c["pid"] for name, c in info["components"].items()} == observed
+    for name, component in info["components"].items():
+        pid = component["pid"]
+        assert component["running"] is True and component["healthy"] is True, (name, component)
+        assert _start_epoch(pid) < before_call, (name, pid)
+        # ports: what the process really listens on (CAPD also opens one per in-memory workload cluster).
+        listening = _listening_ports(pid)
+        reported = component["ports"]
+        assert sorted(reported.values()) == sorted(p for p in listening if not (
+            name == "capd-manager" and p >= registry.INMEMORY_MIN_PORT)), (name, reported, listening)
+        assert all(listening[p] == "127.0.0.1" for p in reported.values()), (name, listening)
+        # log: private, and its last start line is this process's command line.
+        assert os.stat(component["log"]).st_mode & 0o777 == 0o600
+        with open(component["log"], "rb") as handle:
+            starts = [line for line in handle.read().decode("utf-8", "replace").splitlines()
+                      if line.startswith("==== ") and " starting " in line]
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            argv = [a.decode() for a in handle.read().split(b"\0") if a]
+        assert starts and starts[-1].split(" starting ", 1)[1] == " ".join(argv), (name, starts[-1:])
+    assert info["running"] is True and info["healthy"] is True
+
+    # api_server: the URL whose port the kube-apiserver process listens on, and whose /version
+    # answers with the pinned release, using the reported kubeconfig's credentials.
+    url = urlparse(info["api_server"])
+    assert url.scheme == "https" and url.hostname == "127.0.0.1"
+    assert url.port in _listening_ports(info["components"]["kube-apiserver"]["pid"])
+    assert os.stat(info["kubeconfig"]).st_mode & 0o777 == 0o600
+    with open(info["kubeconfig"]) as handle:
+        kubeconfig = yaml.safe_load(handle)
+    assert [c["cluster"]["server"] for c in kubeconfig["clusters"]] == [info["api_server"]]
+    version = json.loads(subprocess.run(
+        [embedded_build["binaries"]["kubectl"], "--kubeconfig", info["kubeconfig"], "get", "--raw", "/version"],
+        stdout=subprocess.PIPE, text=True, check=True, timeout=60).stdout)
+    assert version["gitVersion"] == pins.KUBERNETES_MANAGEMENT_VERSION
+
+    # audit_log: the file the API server writes its audit events to (a marker request shows up there).
+    helpers.AuditLog(info["audit_log"], info["kubeconfig"]).mark()
+
+
+def test_cluster_info_of_a_cluster_that_never_ran(ansible_env, tmp_path):
+    never = tmp_path / "never-started"
+    info = _cluster_info(ansible_env, tmp_path, never)
+    assert info["running"] is False and info["healthy"] is False
+    assert sorted(info["components"]) == sorted(runtime.COMPONENTS)
+    for name, component in info["components"].items():
+        assert (component["running"], component["healthy"], component["pid"]) == (False, False, None), name
+        assert not os.path.exists(component["log"])
+    assert not os.path.exists(info["kubeconfig"]) and not os.path.exists(info["audit_log"])

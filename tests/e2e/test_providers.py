@@ -47,7 +47,10 @@ def repo(tmp_path_factory, embedded_build):
     """The repository for every provider key, plus (for clusterctl only) the development provider
     the embedded cluster runs, rendered from the cluster-api test module the runtime uses."""
     dest = str(tmp_path_factory.mktemp("provider-repository"))
-    result = repository.build(dest, keys=sorted(catalog.PROVIDERS), verify_modules=True, log=print)
+    # kustomize: the built kubectl's (pinned k8s.io/kubernetes), never whatever the machine has.
+    kustomize = [embedded_build["binaries"]["kubectl"], "kustomize"]
+    result = repository.build(dest, keys=sorted(catalog.PROVIDERS), verify_modules=True, log=print,
+                              kustomize=kustomize)
     # CAPD: the embedded cluster's inventory lists it, and clusterctl resolves every installed
     # provider. Render it like the others (its release ships the core's metadata.yaml).
     test_dir = embedded_build["module_dirs"]["cluster-api-test"]
@@ -56,7 +59,7 @@ def repo(tmp_path_factory, embedded_build):
             "version": version, "kustomize_dir": "infrastructure/docker/config/default",
             "components": "infrastructure-components.yaml", "pull_policy": "IfNotPresent",
             "images": {"gcr.io/k8s-staging-cluster-api/capd-manager": "registry.k8s.io/cluster-api/capd-manager"}}
-    text = repository.render(capd, test_dir, repository.kustomize_command())
+    text = repository.render(capd, test_dir, kustomize)
     capd_dir = os.path.join(dest, "infrastructure-docker", version)
     os.makedirs(capd_dir)
     with open(os.path.join(capd_dir, "infrastructure-components.yaml"), "w") as handle:

@@ -3,10 +3,9 @@
 # Apache License 2.0 (see LICENSE)
 """Offline schema check of every shipped cluster class against the providers' CRD YAML.
 
-Cluster API core/kubeadm and CAPO CRDs come from ``../shared/crds`` (relative to the repository
-root); the development provider's CRDs (DevCluster/DevMachine) are not there and come from the
-Cluster API test module in the Go module cache (the one the embedded management cluster is
-built from). A missing directory is a failure, never a skip.
+The CRDs of Cluster API core/kubeadm, the development provider (DevCluster/DevMachine) and CAPO
+come from the pinned Go modules in the Go module cache (``crd_files`` in conftest.py: the modules
+the embedded management cluster is built from). A missing directory is a failure, never a skip.
 
 The walker checks what the API server would otherwise do silently or reject: unknown fields
 (pruned without an error), types, required fields, enums, patterns, lengths and ranges.
@@ -17,71 +16,27 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import glob
-import os
 import re
-import subprocess
 
 import pytest
 import yaml
 
-from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils.capi import classes
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED_CRDS = os.path.normpath(os.path.join(REPO_ROOT, "..", "shared", "crds"))
 
-
-def _go_mod_cache():
-    candidates = [os.environ.get("GOMODCACHE")]
-    try:
-        candidates.append(subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True,
-                                         check=False, timeout=30).stdout.strip())
-    except OSError:
-        pass
-    candidates.append(os.path.join(os.path.expanduser("~"), "go", "pkg", "mod"))
-    return [c for c in candidates if c and os.path.isdir(c)]
-
-
-def _dev_crd_dirs():
-    """CRD dirs of the pinned Cluster API test module (CAPD) in the Go module cache."""
-    return [os.path.join(cache, "sigs.k8s.io", "cluster-api", "test@" + pins.CLUSTER_API_TEST_VERSION,
-                         "infrastructure", "docker", "config", "crd", "bases")
-            for cache in _go_mod_cache()]
-
-
-def _load_crds():
-    if not os.path.isdir(SHARED_CRDS):
-        pytest.fail("CRD directory %s is missing: the schema tests need the Cluster API and CAPO CRD YAML "
-                    "in ../shared/crds relative to the repository root" % SHARED_CRDS)
-    files = []
-    for sub in ("cluster-api/" + re.sub(r"\.\d+$", ".0", pins.CLUSTER_API_VERSION),
-                "cluster-api-provider-openstack/" + pins.CAPO_VERSION):
-        path = os.path.join(SHARED_CRDS, sub)
-        if not os.path.isdir(path):
-            pytest.fail("CRD directory %s is missing" % path)
-        files += glob.glob(os.path.join(path, "*.yaml"))
-    dev_dirs = [d for d in _dev_crd_dirs() if os.path.isdir(d)]
-    if not dev_dirs:
-        pytest.fail("DevCluster/DevMachine CRDs not found: expected the Go module sigs.k8s.io/cluster-api/test@%s "
-                    "in the Go module cache (GOMODCACHE, `go env GOMODCACHE`, ~/go/pkg/mod); run `make binaries` "
-                    "first" % pins.CLUSTER_API_TEST_VERSION)
-    files += glob.glob(os.path.join(dev_dirs[0], "*.yaml"))
-    crds = {}
-    for path in files:
+@pytest.fixture(scope="module")
+def crds(crd_files):
+    """{(apiVersion, kind): (openAPIV3Schema, file)} of every CRD version in the pinned modules."""
+    out = {}
+    for path in [p for files in crd_files.values() for p in files]:
         with open(path) as handle:
             for doc in yaml.load_all(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
                 if not doc or doc.get("kind") != "CustomResourceDefinition":
                     continue
                 for version in doc["spec"]["versions"]:
                     key = ("%s/%s" % (doc["spec"]["group"], version["name"]), doc["spec"]["names"]["kind"])
-                    crds[key] = (version["schema"]["openAPIV3Schema"], path)
-    return crds
-
-
-@pytest.fixture(scope="module")
-def crds():
-    return _load_crds()
+                    out[key] = (version["schema"]["openAPIV3Schema"], path)
+    return out
 
 
 def validate(schema, value, path="", errors=None):

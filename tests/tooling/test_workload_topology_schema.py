@@ -3,8 +3,8 @@
 # Apache License 2.0 (see LICENSE)
 """Built topology Clusters validate against the Cluster API v1beta2 Cluster CRD schema (offline).
 
-The CRD YAML comes from ``../shared/crds`` relative to the repository root; a missing file is a
-failure. Unknown fields are errors here (the API server would prune them silently).
+The CRD YAML comes from the pinned cluster-api Go module (``crd_files`` in conftest.py); a missing
+file is a failure. Unknown fields are errors here (the API server would prune them silently).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,19 +13,14 @@ __metaclass__ = type
 
 import copy
 import os
-import re
 
 import jsonschema
 import pytest
 import yaml
 
-from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils.capi import topology, validation
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CRD = os.path.normpath(os.path.join(REPO_ROOT, "..", "shared", "crds", "cluster-api",
-                                    re.sub(r"\.\d+$", ".0", pins.CLUSTER_API_VERSION),
-                                    "cluster.x-k8s.io_clusters.yaml"))
+CRD_FILE = "cluster.x-k8s.io_clusters.yaml"
 
 
 def _strict(schema):
@@ -51,11 +46,11 @@ def _strict(schema):
 
 
 @pytest.fixture(scope="module")
-def cluster_schema():
-    if not os.path.isfile(CRD):
-        pytest.fail("Cluster CRD %s is missing: the schema test needs the Cluster API CRD YAML in "
-                    "../shared/crds relative to the repository root" % CRD)
-    with open(CRD) as handle:
+def cluster_schema(crd_files):
+    paths = [p for p in crd_files["sigs.k8s.io/cluster-api"] if os.path.basename(p) == CRD_FILE]
+    if len(paths) != 1:
+        pytest.fail("expected one %s in the cluster-api module, found %r" % (CRD_FILE, paths))
+    with open(paths[0]) as handle:
         crd = yaml.safe_load(handle)
     versions = {v["name"]: v for v in crd["spec"]["versions"]}
     assert "v1beta2" in versions and versions["v1beta2"]["served"]

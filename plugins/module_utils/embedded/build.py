@@ -20,7 +20,12 @@ kubeadm-bootstrap-manager       cluster-api    sigs.k8s.io/cluster-api/bootstrap
 kubeadm-control-plane-manager   cluster-api    sigs.k8s.io/cluster-api/controlplane/kubeadm
 capd-manager                    cluster-api    sigs.k8s.io/cluster-api/test/infrastructure/docker
 clusterctl                      cluster-api    sigs.k8s.io/cluster-api/cmd/clusterctl
+kubectl                         kubectl        k8s.io/kubernetes/cmd/kubectl
 ==============================  =============  ==============================================
+
+kubectl has a wrapper module of its own (same k8s.io/kubernetes version and version stamp as the
+kubernetes wrapper): its extra dependencies would otherwise change the kubernetes wrapper's go.mod
+and with it the cache keys of kube-apiserver and kube-controller-manager.
 
 Binaries are cached in ``<cache_dir>/embedded/<component>/<version>-<key>/<component>``, where
 ``key`` hashes everything that determines the binary: the wrapper module's files, the package,
@@ -77,12 +82,19 @@ COMPONENT_NAMES = (
     "kubeadm-control-plane-manager",
     "capd-manager",
     "clusterctl",
+    "kubectl",
 )
 
 # Wrapper modules: the upstream module whose version is stamped, how it is stamped, and the
 # modules the edit step changes (keys of EDITS).
 WRAPPERS = {
     "kubernetes": {
+        "version": _pins.KUBERNETES_MANAGEMENT_VERSION,
+        "stamp_module": "k8s.io/kubernetes",
+        "stamp_packages": ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"),
+        "edits": (),
+    },
+    "kubectl": {
         "version": _pins.KUBERNETES_MANAGEMENT_VERSION,
         "stamp_module": "k8s.io/kubernetes",
         "stamp_packages": ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"),
@@ -111,6 +123,7 @@ COMPONENTS = {
     "kubeadm-control-plane-manager": ("cluster-api", "sigs.k8s.io/cluster-api/controlplane/kubeadm"),
     "capd-manager": ("cluster-api", "sigs.k8s.io/cluster-api/test/infrastructure/docker"),
     "clusterctl": ("cluster-api", "sigs.k8s.io/cluster-api/cmd/clusterctl"),
+    "kubectl": ("kubectl", "k8s.io/kubernetes/cmd/kubectl"),
 }
 
 # Module cache directories handed to the runtime (CRDs and webhook manifests live in them),

@@ -13,6 +13,7 @@ Layout of the state directory (directories 0700, secrets 0600)::
       etcd/                  etcd data dir
       logs/<component>.log   stdout+stderr of each process (0600)
       pids/<component>.pid   pid record of each process start() started (see process.py)
+      bin/kubectl            link to the kubectl built with the cluster (when ``binaries`` has one)
       audit/policy.yaml      kube-apiserver audit policy (mutating verbs at Metadata level)
       audit/audit.log        kube-apiserver audit log (JSON lines)
 
@@ -33,13 +34,12 @@ __metaclass__ = type
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.scs.kaas.plugins.module_utils.errors import EmbeddedError
-from ansible_collections.scs.kaas.plugins.module_utils.files import write_if_changed
+from ansible_collections.scs.kaas.plugins.module_utils.files import ensure_link, write_if_changed
 from ansible_collections.scs.kaas.plugins.module_utils.poll import PollTimeout, poll_until
 from ansible_collections.scs.kaas.plugins.module_utils.kube import client as _kube
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import manifests as _manifests
@@ -52,7 +52,8 @@ from ansible_collections.scs.kaas.plugins.module_utils.embedded.registry import 
 
 USER_AGENT = "scs.kaas-embedded/%s" % _kube.COLLECTION_VERSION
 FIELD_MANAGER = "scs.kaas-embedded"
-# Binaries the runtime needs (clusterctl is optional: only used for diagnostics by callers).
+# Binaries the runtime needs (clusterctl and kubectl are optional: kubectl, built like the others,
+# only serves the diagnostics of a failed start; clusterctl is for callers).
 REQUIRED_BINARIES = COMPONENTS
 MODULE_DIRS = ("cluster-api", "cluster-api-test", "cluster-api-provider-openstack")
 # Python libraries the embedded_cluster* modules need: (available, name, import error).
@@ -91,16 +92,24 @@ class EmbeddedCluster(object):
         self.ports = validate_ports(ports)
         self.timeout_scale = float(timeout_scale)
         self.log = log or (lambda msg: None)
-        self.kubectl_bin = kubectl or shutil.which("kubectl") or "/usr/bin/kubectl"
+        self._kubectl = kubectl
         j = os.path.join
         self.paths = dict((name, j(self.state_dir, *rel)) for name, rel in (
             ("kubeconfig", ("kubeconfig",)), ("state", ("state.json",)), ("applied", ("applied.json",)),
             ("pki", ("pki",)), ("etcd", ("etcd",)), ("logs", ("logs",)), ("pids", ("pids",)),
             ("audit", ("audit",)), ("audit_policy", ("audit", "policy.yaml")),
-            ("audit_log", ("audit", "audit.log")), ("cache", ("cache",))))
+            ("audit_log", ("audit", "audit.log")), ("cache", ("cache",)), ("kubectl", ("bin", "kubectl"))))
         self.pki = _pki.pki_paths(self.paths["pki"])
         self.processes = Supervisor(self.paths["pids"], self.paths["logs"], self.state_dir, self.log)
         self.timings = {}
+
+    @property
+    def kubectl_bin(self):
+        """kubectl for diagnostics: the given one, else the built one (``binaries``); or None.
+
+        Never one from PATH or a system directory: its version would be whatever is installed.
+        """
+        return self._kubectl or self.binaries.get("kubectl")
 
     # ------------------------------------------------------------------ configuration
 
@@ -196,10 +205,11 @@ class EmbeddedCluster(object):
             path = self.processes.log_file(name)
             if os.path.exists(path):
                 parts.append("---- last 200 lines of %s ----\n%s" % (path, tail(path, 200)))
-        if os.path.exists(self.paths["kubeconfig"]) and os.access(self.kubectl_bin, os.X_OK):
+        kubectl = self.kubectl_bin
+        if os.path.exists(self.paths["kubeconfig"]) and kubectl and os.access(kubectl, os.X_OK):
             try:
                 out = subprocess.run(
-                    [self.kubectl_bin, "--kubeconfig", self.paths["kubeconfig"], "--request-timeout=10s",
+                    [kubectl, "--kubeconfig", self.paths["kubeconfig"], "--request-timeout=10s",
                      "get", "cluster,machine,kcp,md", "-A", "-o", "wide"],
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30, check=False,
                 ).stdout.decode("utf-8", "replace")
@@ -297,6 +307,10 @@ class EmbeddedCluster(object):
         changed |= write_if_changed(self.paths["audit_policy"], _manifests.dump_yaml(_manifests.audit_policy()), 0o600)
         state = {"binaries": self.binaries, "module_dirs": self.module_dirs, "ports": self.ports}
         changed |= write_if_changed(self.paths["state"], json.dumps(state, indent=2, sort_keys=True) + "\n", 0o600)
+        if self.binaries.get("kubectl"):
+            # A stable path to the kubectl of this cluster's Kubernetes release, for operators.
+            _pki.ensure_dir(os.path.dirname(self.paths["kubectl"]))
+            changed |= ensure_link(self.paths["kubectl"], self.binaries["kubectl"])
 
         confirmed = set()
         for level in _registry.start_levels():

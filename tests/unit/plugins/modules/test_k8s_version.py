@@ -36,7 +36,12 @@ def test_normalises_and_reports_fields(capsys):
     assert result["resolved"] == "v1.35.4"
     assert result["upgrade"] == "create"
     assert result["steps"] == []
-    assert result["minor_range"] == list(pins.CAPI_WORKLOAD_MINOR_RANGE)
+    # The reported range is the one the module enforces: its ends pass, one minor beyond fails.
+    low, high = result["minor_range"]
+    for minor, ok in ((low, True), (high, True), ("1.%d" % (int(low.split(".")[1]) - 1), False),
+                      ("1.%d" % (int(high.split(".")[1]) + 1), False)):
+        probe = run_module(capsys, version="v%s.0" % minor)
+        assert (probe["_rc"] == 0) is ok, (minor, probe)
 
 
 def test_minor_only_resolves_to_newest_pinned(capsys):

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import ipaddress
 import re
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils.capi import classes
 from ansible_collections.scs.kaas.plugins.module_utils.capi import class_openstack
+from ansible_collections.scs.kaas.plugins.module_utils.capi import validation
 
 # Immutability guard: the content hash of every shipped class. A failing entry means a shipped
 # class changed. Never update a hash of a released class: add a new revision (a new builder in
@@ -339,10 +341,22 @@ def test_validate_variables_cross_checks():
 def test_openstack_defaults_are_in_the_base_templates():
     objs = {o["kind"] + "/" + o["metadata"]["name"].rsplit("-v1-", 1)[1]: o for o in bundle("openstack", "1.34")[1:]}
     cluster = objs["OpenStackClusterTemplate/cluster"]["spec"]["template"]["spec"]
-    assert cluster["managedSubnets"] == [{"cidr": class_openstack.DEFAULT_NODE_CIDR}]
-    assert cluster["managedSecurityGroups"]["allNodesSecurityGroupRules"] == class_openstack.CILIUM_RULES
+    # The node network: one subnet, a real private network clear of the default pod/service networks.
+    (subnet,) = cluster["managedSubnets"]
+    nodes = ipaddress.ip_network(subnet["cidr"])
+    assert nodes.is_private
+    assert not [c for c in validation.DEFAULT_POD_CIDRS + validation.DEFAULT_SERVICE_CIDRS
+                if ipaddress.ip_network(c).overlaps(nodes)]
+    # Cilium's ports between all nodes: VXLAN 8472/udp and health 4240/tcp at least.
+    rules = cluster["managedSecurityGroups"]["allNodesSecurityGroupRules"]
+    opened = {(r.get("protocol"), r.get("portRangeMin")) for r in rules}
+    assert {("udp", 8472), ("tcp", 4240)} <= opened, rules
     cp = objs["OpenStackMachineTemplate/control-plane-machine"]["spec"]["template"]["spec"]
-    assert cp["flavor"] == class_openstack.DEFAULT_CONTROL_PLANE_FLAVOR
+    # The default control plane flavor passes kubeadm's preflight (>= 2 vCPUs, >= 1700 MB RAM):
+    # SCS flavor names are SCS-<vCPUs><V|C|T|L>-<GiB RAM>[-<disk>].
+    match = re.match(r"^SCS-(\d+)[VCTL]-(\d+(?:\.\d+)?)(?:-|$)", cp["flavor"])
+    assert match, cp["flavor"]
+    assert int(match.group(1)) >= 2 and float(match.group(2)) * 1024 >= 1700, cp["flavor"]
 
 
 def test_check_conflicts_names_object_and_hashes():

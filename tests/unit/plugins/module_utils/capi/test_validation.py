@@ -8,11 +8,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import ipaddress
 
 import pytest
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins
-from ansible_collections.scs.kaas.plugins.module_utils.capi import validation
+from ansible_collections.scs.kaas.plugins.module_utils.capi import class_openstack, validation
 
 GOOD = {
     "name": "demo-1",
@@ -38,7 +39,10 @@ def test_good_spec_normalises_with_defaults():
     assert errors == []
     assert spec["namespace"] == "default"
     assert spec["class"] == "scs-inmemory-1-34-v1"
-    assert spec["network"]["pods"] == validation.DEFAULT_POD_CIDRS
+    # Default pod networks: real networks, clear of the default services and OpenStack node network.
+    pods = [ipaddress.ip_network(c) for c in spec["network"]["pods"]]
+    others = [ipaddress.ip_network(c) for c in spec["network"]["services"] + [class_openstack.DEFAULT_NODE_CIDR]]
+    assert pods and not [(p, o) for p in pods for o in others if p.overlaps(o)]
     assert spec["node_groups"][0]["class"] == "default-worker"
 
 

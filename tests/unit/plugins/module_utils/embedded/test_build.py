@@ -57,12 +57,14 @@ def _replaces(text):
 # ---------------------------------------------------------------- go.mod agrees with pins.py
 
 
-def test_kubernetes_wrapper_requires_pinned_kubernetes():
-    assert build.parse_go_mod_requires(_go_mod("kubernetes"))["k8s.io/kubernetes"] == pins.KUBERNETES_MANAGEMENT_VERSION
+@pytest.mark.parametrize("wrapper", ["kubernetes", "kubectl"])
+def test_kubernetes_wrapper_requires_pinned_kubernetes(wrapper):
+    assert build.parse_go_mod_requires(_go_mod(wrapper))["k8s.io/kubernetes"] == pins.KUBERNETES_MANAGEMENT_VERSION
 
 
-def test_kubernetes_staging_modules_map_to_the_matching_release():
-    text = _go_mod("kubernetes")
+@pytest.mark.parametrize("wrapper", ["kubernetes", "kubectl"])
+def test_kubernetes_staging_modules_map_to_the_matching_release(wrapper):
+    text = _go_mod(wrapper)
     staging_version = "v0." + pins.KUBERNETES_MANAGEMENT_VERSION.split(".", 1)[1]
     replaces = _replaces(text)
     assert len(replaces) >= 25, "expected every k8s.io staging module to be replaced"
@@ -98,7 +100,7 @@ def test_capo_wrapper_requires_pinned_capo():
         "sigs.k8s.io/cluster-api-provider-openstack": pins.CAPO_VERSION}
 
 
-@pytest.mark.parametrize("module", ["kubernetes", "etcd", "cluster-api", "capo"])
+@pytest.mark.parametrize("module", ["kubernetes", "kubectl", "etcd", "cluster-api", "capo"])
 def test_wrapper_go_sum_pins_every_required_module(module):
     text = _go_mod(module)
     requires = build.parse_go_mod_requires(text)
@@ -110,10 +112,24 @@ def test_wrapper_go_sum_pins_every_required_module(module):
         assert "%s %s/go.mod h1:" % (mod, version) in go_sum, (mod, version)
 
 
-def test_wrapper_versions_come_from_pins():
-    assert build.WRAPPERS["kubernetes"]["version"] == pins.KUBERNETES_MANAGEMENT_VERSION
-    assert build.WRAPPERS["etcd"]["version"] == pins.ETCD_VERSION
-    assert build.WRAPPERS["cluster-api"]["version"] == pins.CLUSTER_API_VERSION
+@pytest.mark.parametrize("wrapper", sorted(w for w, spec in build.WRAPPERS.items() if spec["stamp_module"]))
+def test_version_stamp_is_the_version_the_wrapper_builds(wrapper):
+    # The stamp comes from pins.py, the code from go.mod: a pin bump without go.mod (or the
+    # reverse) would ship binaries that report a version they are not.
+    spec = build.WRAPPERS[wrapper]
+    built = build.parse_go_mod_requires(_go_mod(wrapper))[spec["stamp_module"]]
+    flags = build.ldflags_for(wrapper, {})
+    for package in spec["stamp_packages"]:
+        assert "-X '%s.gitVersion=%s'" % (package, built) in flags, (wrapper, built, flags)
+
+
+def test_kubectl_is_built_without_touching_the_kubernetes_wrapper():
+    # Adding kubectl must not change the cache keys of kube-apiserver/kube-controller-manager:
+    # their wrapper module (hashed into the keys) names only their two mains.
+    assert build.COMPONENTS["kubectl"][0] != build.COMPONENTS["kube-apiserver"][0]
+    tools = re.search(r"^tool \(\n(.*?)^\)", _go_mod("kubernetes"), re.M | re.S).group(1).split()
+    assert tools == ["k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager"]
+    assert "kubectl" not in _go_mod("kubernetes").split("module ", 1)[1].split("require", 1)[0]
 
 
 def test_every_component_package_is_a_tool_of_its_wrapper():
@@ -351,7 +367,7 @@ def test_missing_wrapper_module_is_named(tmp_path):
 def test_component_names_are_the_interface():
     assert set(build.COMPONENT_NAMES) == {
         "kube-apiserver", "kube-controller-manager", "etcd", "capi-manager", "kubeadm-bootstrap-manager",
-        "kubeadm-control-plane-manager", "capd-manager", "clusterctl"}
+        "kubeadm-control-plane-manager", "capd-manager", "clusterctl", "kubectl"}
     assert set(build.COMPONENTS) == set(build.COMPONENT_NAMES)
     assert set(build.MODULE_DIRS) == {"cluster-api", "cluster-api-test", "cluster-api-provider-openstack"}
 

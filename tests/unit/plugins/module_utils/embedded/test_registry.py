@@ -14,10 +14,18 @@ from ansible_collections.scs.kaas.plugins.module_utils.embedded import build, ma
 from ansible_collections.scs.kaas.plugins.module_utils.errors import EmbeddedError
 
 
-def test_default_ports_are_valid_and_distinct():
+# Ports of what may run beside the embedded cluster: k3s/kubeadm (6443, 2379/2380, 10250-10259),
+# controller-runtime defaults (8080, 8443, 9440, 9443), kind (6443 on the host).
+FOREIGN_PORTS = {6443, 2379, 2380, 8080, 8443, 9440, 9443} | set(range(10250, 10260))
+
+
+def test_default_ports_are_valid_distinct_and_clear_of_other_clusters():
     ports = registry.validate_ports({})
     assert ports == registry.DEFAULT_PORTS
+    assert set(ports) == set(registry.DEFAULT_PORTS)
     assert len(set(ports.values())) == len(ports)
+    assert not set(ports.values()) & FOREIGN_PORTS
+    assert all(p < registry.INMEMORY_RESERVED[0] and p != registry.INMEMORY_DEBUG_PORT for p in ports.values())
 
 
 @pytest.mark.parametrize("ports,message", [

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 import pytest
 import yaml
@@ -44,11 +45,22 @@ def test_clusterctl_config_uses_file_urls_only(tmp_path):
     assert cfg["CLUSTER_TOPOLOGY"] == "true"
 
 
-def test_catalog_versions_are_the_pins():
-    assert catalog.PROVIDERS["core"]["version"] == pins.CLUSTER_API_VERSION
-    assert catalog.PROVIDERS["infrastructure-openstack"]["version"] == pins.CAPO_VERSION
-    assert catalog.PROVIDERS["addon-helm"]["version"] == pins.CAAPH_VERSION
-    assert catalog.PROVIDERS["orc"]["version"] == pins.ORC_VERSION
+def _wrapper_requires(wrapper):
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "..", "roles", "management_cluster",
+                        "files", "embedded", "go", wrapper, "go.mod")
+    with open(path) as handle:
+        return dict(re.findall(r"^\s*(?:require\s+)?([a-z0-9.\-/]+)\s+(v[0-9][^\s]*)", handle.read(), re.M))
+
+
+def test_catalog_versions_are_the_modules_the_embedded_cluster_is_built_from():
+    # The providers installed into a management cluster are the ones the embedded management
+    # cluster runs: the catalog must name the versions the committed go.mod files build.
+    cluster_api = _wrapper_requires("cluster-api")["sigs.k8s.io/cluster-api"]
+    for key in ("core", "bootstrap-kubeadm", "control-plane-kubeadm"):
+        assert catalog.PROVIDERS[key]["version"] == cluster_api, key
+        assert catalog.PROVIDERS[key]["module"] == "sigs.k8s.io/cluster-api", key
+    capo = catalog.PROVIDERS["infrastructure-openstack"]
+    assert (capo["module"], capo["version"]) in _wrapper_requires("capo").items()
     assert [catalog.label(p) for p in catalog.clusterctl_providers()] == [
         "cluster-api", "bootstrap-kubeadm", "control-plane-kubeadm", "infrastructure-openstack", "addon-helm"]
 
