@@ -200,6 +200,8 @@ def main():
     parser.add_argument("--skip-lifecycle", action="store_true", help="only measure starts")
     parser.add_argument("--runs", type=int, default=5,
                         help="cold and warm starts to measure (median reported; default 5; 0 skips)")
+    parser.add_argument("--only-starts", action="store_true",
+                        help="stop after the --runs starts (no single run, lifecycle or memory table)")
     args = parser.parse_args()
 
     results = []
@@ -210,6 +212,8 @@ def main():
     if args.runs > 0:
         figures, steps = measure_starts(build, args.runs)
         report_starts(figures, steps)
+        if args.only_starts:
+            return 0
     state_dir = args.state_dir or tempfile.mkdtemp(prefix="scs-kaas-bench-")
     mc = helpers.ManagementCluster(state_dir, build)
     peaks = {}
