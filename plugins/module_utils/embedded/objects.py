@@ -8,7 +8,8 @@ server-side applied through ``kube/client`` (field manager ``scs.kaas-embedded``
 
 Skipping unchanged objects without reading them: after each apply the object's uid, generation
 and the digest of what was applied are recorded in ``<state_dir>/applied.json``. On the next
-start one metadata-only LIST per kind (no multi-MB CRD bodies) shows uid, generation and labels;
+start one metadata-only LIST per kind (no multi-MB CRD bodies; ``resourceVersion=0``: no wait
+for the watch cache of a just started API server) shows uid, generation and labels;
 an object whose uid and generation are the recorded ones, whose labels still hold ours and
 whose desired digest is unchanged is not sent. Anything else (a new etcd, a changed port or CA,
 an edited spec, a missing record) is applied again.
@@ -98,7 +99,7 @@ class ObjectInstaller(object):
         def listing(kind):
             resource = self.client.resource(*kind)
             try:
-                items = self.client.list(resource, metadata_only=True).get("items") or []
+                items = self.client.list(resource, metadata_only=True, resource_version="0").get("items") or []
             except KubeError as exc:
                 if exc.status == 404:  # the kind's CRD is not installed yet
                     return []
