@@ -92,8 +92,9 @@ class ObjectInstaller(object):
         except (IOError, OSError, ValueError):
             self.records = {}
 
-    def _live(self, objs):
-        """Metadata of the live objects of the kinds in ``objs``, by :func:`key`."""
+    def live(self, objs):
+        """Metadata of the live objects of the kinds in ``objs``, by :func:`key` (one LIST per kind,
+        in parallel; a kind whose CRD is not installed yet has none)."""
         kinds = sorted(set((o["apiVersion"], o["kind"]) for o in objs))
 
         def listing(kind):
@@ -113,11 +114,12 @@ class ObjectInstaller(object):
                     live["%s/%s/%s" % (kind, meta.get("namespace") or "", meta["name"])] = meta
         return live
 
-    def ensure(self, objs):
-        """Apply every object of ``objs`` that is not :func:`unchanged`; return the applied objects."""
+    def ensure(self, objs, live=None):
+        """Apply every object of ``objs`` that is not :func:`unchanged` (``live``: a :meth:`live`
+        read covering their kinds, else one is made); return the (desired, applied) pairs."""
         if not objs:
             return []
-        live = self._live(objs)
+        live = self.live(objs) if live is None else live
         todo = [o for o in objs if not unchanged(o, live.get(key(o)), self.records.get(key(o)))]
         if not todo:
             return []

@@ -236,11 +236,12 @@ class EmbeddedCluster(object):
         client = _kube.KubeClient(self.paths["kubeconfig"], user_agent=USER_AGENT, field_manager=FIELD_MANAGER)
         try:
             installer = _objects.ObjectInstaller(client, self.paths["applied"])
-            applied = installer.ensure(first)
+            live = installer.live(first + inventory)
+            applied = installer.ensure(first, live)
             t_crds = time.time()
             installer.wait_established(applied, TIMEOUTS["crds"] * self.timeout_scale)
             self.timings["CRDs established"] = round(time.time() - t_crds, 2)
-            applied += installer.ensure(inventory)
+            applied += installer.ensure(inventory, live)
         except (EmbeddedError, _kube.KubeError) as exc:
             raise EmbeddedError(str(exc), self._diagnostics(["kube-apiserver"]))
         finally:
