@@ -122,6 +122,38 @@ def test_second_start_is_a_noop_without_writes(management_cluster):
     assert management_cluster.count_writes(runtime.USER_AGENT.split("/", maxsplit=1)[0] + "/", since=marker) == 0
 
 
+def test_audit_reads_see_a_write_at_once(management_cluster):
+    """Each read finds the writes answered just before it, with no sleep (the marker request)."""
+    from kubernetes import client as k8s_client
+
+    mc = management_cluster
+    core = k8s_client.CoreV1Api(mc.api_client())
+    for attempt in range(10):
+        marker = mc.mark()
+        name = "audit-probe-%d-%d" % (attempt, os.getpid())
+        core.create_namespaced_config_map("default", {"metadata": {"name": name}})
+        core.delete_namespaced_config_map(name, "default")
+        writes = mc.writes(helpers.E2E_USER_AGENT, since=marker)
+        assert [(w["verb"], w["objectRef"]["name"]) for w in writes] == [("create", name), ("delete", name)], writes
+
+
+def test_audit_read_fails_on_a_line_that_is_not_json(tmp_path):
+    log = tmp_path / "audit.log"
+    event = {"stage": "ResponseComplete", "verb": "create", "requestURI": "/api/v1/namespaces", "auditID": "a"}
+    marker = dict(event, requestURI="/api/v1/namespaces?dryRun=All&fieldManager=tok-1", auditID="m")
+    reader = helpers.AuditLog(str(log), kubeconfig=None)
+    # A trailing line the server is still writing is not an error while the marker is missing ...
+    log.write_text(json.dumps(event) + "\n" + '{"stage": "Respo')
+    assert reader._scan(0, "tok-1") == ([event], None)
+    # ... and the marker ends the read just after its line.
+    log.write_text(json.dumps(event) + "\n" + json.dumps(marker) + "\n" + json.dumps(event) + "\n")
+    assert reader._scan(0, "tok-1") == ([event], len(json.dumps(event)) + len(json.dumps(marker)) + 2)
+    # A complete line that does not parse fails the read.
+    log.write_text(json.dumps(event) + "\n" + "garbage\n" + json.dumps(marker) + "\n")
+    with pytest.raises(AssertionError, match="not a JSON audit event"):
+        reader._scan(0, "tok-1")
+
+
 def test_port_conflict_names_port_and_holder(management_cluster, embedded_build, tmp_path):
     other = helpers.ManagementCluster(str(tmp_path / "second"), embedded_build)
     with pytest.raises(runtime.EmbeddedError) as err:

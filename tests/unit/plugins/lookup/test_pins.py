@@ -57,8 +57,7 @@ def test_workload_versions_are_consecutive_minors_inside_the_supported_range(loo
 def _leaves(node, prefix=""):
     if isinstance(node, dict):
         for key, value in node.items():
-            for item in _leaves(value, prefix + key + "."):
-                yield item
+            yield from _leaves(value, prefix + key + ".")
     else:
         yield prefix[:-1], node
 

@@ -15,7 +15,6 @@ import pytest
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils.capi import classes
-from ansible_collections.scs.kaas.plugins.module_utils.capi import class_openstack
 from ansible_collections.scs.kaas.plugins.module_utils.capi import validation
 
 # Immutability guard: the content hash of every shipped class. A failing entry means a shipped

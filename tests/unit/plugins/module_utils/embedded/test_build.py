@@ -329,7 +329,7 @@ def test_real_edit_table_fails_when_upstream_changed(tmp_path):
 def test_ldflags_stamp_kubernetes_version():
     info = {"Version": "v1.36.5", "Time": "2026-09-23T18:59:36Z"}
     flags = build.ldflags_for("kubernetes", info)
-    version = pins.KUBERNETES_MANAGEMENT_VERSION
+    version = build.parse_go_mod_requires(_go_mod("kubernetes"))["k8s.io/kubernetes"]  # what is compiled
     major, minor = version.lstrip("v").split(".")[:2]
     assert "-X 'k8s.io/component-base/version.gitVersion=%s'" % version in flags
     assert "-X 'k8s.io/component-base/version.gitMajor=%s'" % major in flags
@@ -342,7 +342,8 @@ def test_ldflags_stamp_kubernetes_version():
 def test_ldflags_stamp_cluster_api_version_and_commit():
     info = {"Version": "v1.14.2", "Time": "2026-09-08T12:36:30Z", "Origin": {"Hash": "abc123"}}
     flags = build.ldflags_for("cluster-api", info)
-    assert "-X 'sigs.k8s.io/cluster-api/version.gitVersion=%s'" % pins.CLUSTER_API_VERSION in flags
+    version = build.parse_go_mod_requires(_go_mod("cluster-api"))["sigs.k8s.io/cluster-api"]
+    assert "-X 'sigs.k8s.io/cluster-api/version.gitVersion=%s'" % version in flags
     assert "-X 'sigs.k8s.io/cluster-api/version.gitCommit=abc123'" in flags
 
 
