@@ -58,7 +58,10 @@ class Probe(object):
 
 
 class Component(object):
-    """One process of the embedded cluster (see the module docstring)."""
+    """One process of the embedded cluster (see the module docstring).
+
+    ``name`` is also the binary's name: the key of ``build.COMPONENTS`` and of ``binaries``.
+    """
 
     __slots__ = ("name", "wrapper", "package", "pin", "ports", "fixed_ports", "argv", "env", "probes",
                  "webhook_port", "provider", "requires", "timeout")
@@ -71,10 +74,6 @@ class Component(object):
         self.argv, self.env, self.probes = argv, dict(env or {}), tuple(probes)
         self.webhook_port, self.provider = webhook_port, provider
         self.requires, self.timeout = tuple(requires), timeout
-
-    @property
-    def binary(self):
-        return self.name
 
 
 class Layout(object):
