@@ -183,8 +183,11 @@ class EmbeddedCluster(object):
         except PollTimeout as exc:
             raise EmbeddedError(str(exc), self._diagnostics())
 
-    def _wait_healthy(self, names, confirmed, t0):
-        """Wait until every component of ``names`` is healthy (``confirmed`` caches who is)."""
+    def _wait_healthy(self, names, confirmed, t0, alive=()):
+        """Wait until every component of ``names`` is healthy (``confirmed`` caches who is).
+
+        Fails at once when one of them or of ``alive`` (e.g. etcd while kube-apiserver is
+        waited for) is gone."""
         todo = [n for n in COMPONENTS if n in names and n not in confirmed]
 
         def check():
@@ -195,7 +198,8 @@ class EmbeddedCluster(object):
             return all(n in confirmed for n in todo)
         if todo:
             limit = max(_registry.BY_NAME[n].timeout for n in todo)
-            self._wait("%s healthy" % ", ".join(todo), limit, check, todo)
+            watched = [n for n in COMPONENTS if n in todo or n in alive]
+            self._wait("%s healthy" % ", ".join(todo), limit, check, watched)
 
     # ------------------------------------------------------------------ diagnostics
 
@@ -313,11 +317,12 @@ class EmbeddedCluster(object):
             _pki.ensure_dir(os.path.dirname(self.paths["kubectl"]))
             changed |= ensure_link(self.paths["kubectl"], self.binaries["kubectl"])
 
-        confirmed = set()
+        confirmed, launched = set(), []
         for level in _registry.start_levels():
             needs = set(r for n in level if n in _registry.BY_NAME for r in _registry.BY_NAME[n].requires)
-            self._wait_healthy(needs, confirmed, t0)
+            self._wait_healthy(needs, confirmed, t0, launched)
             launch = [n for n in level if n in to_start]
+            launched.extend(launch)
             with ThreadPoolExecutor(max_workers=max(1, len(launch))) as pool:
                 list(pool.map(self._start_process, launch))
             result["started"].extend(launch)

@@ -28,3 +28,34 @@ def test_validate_names_the_missing_binary(tmp_path):
 def test_user_agent_and_field_manager_are_the_embedded_ones():
     assert runtime.USER_AGENT.startswith("scs.kaas-embedded/")
     assert runtime.FIELD_MANAGER == "scs.kaas-embedded"
+
+
+def test_a_component_that_dies_fails_the_wait_at_once_with_its_name(tmp_path):
+    # Real processes, no cluster: "etcd" exits after half a second while "kube-apiserver" (which would keep
+    # waiting for it) is waited for.
+    import os
+    import time
+
+    waiter = tmp_path / "waiter"
+    waiter.write_text("#!/bin/sh\nexec sleep 60\n")
+    waiter.chmod(0o755)
+    dies = tmp_path / "dies"
+    dies.write_text("#!/bin/sh\nsleep 0.5\nexit 1\n")
+    dies.chmod(0o755)
+    binaries = dict((name, str(waiter)) for name in runtime.REQUIRED_BINARIES)
+    binaries["etcd"] = str(dies)
+    cluster = runtime.EmbeddedCluster(str(tmp_path / "state"), binaries=binaries,
+                                      ports=dict((k, v + 1000) for k, v in runtime.validate_ports({}).items()))
+    for sub in ("logs", "pids"):
+        os.makedirs(os.path.join(cluster.state_dir, sub))
+    cluster._start_process("etcd")
+    cluster._start_process("kube-apiserver")
+    start = time.time()
+    try:
+        with pytest.raises(runtime.EmbeddedError) as err:
+            cluster._wait_healthy({"kube-apiserver"}, set(), start, alive=["etcd", "kube-apiserver"])
+        assert "etcd exited while waiting for kube-apiserver healthy" in str(err.value)
+        assert time.time() - start < 60  # not the apiserver's limit of 150 s
+    finally:
+        cluster.stop()
+    assert not cluster.running("kube-apiserver")
