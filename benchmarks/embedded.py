@@ -5,8 +5,11 @@
 
 Measures, on this machine:
   * ensure_binaries() with a warm cache,
-  * cold start (new state dir: PKI, empty etcd, CRDs) and warm start (stopped cluster, same state
-    dir) until every component is healthy,
+  * cold start (new state dir: PKI, empty etcd, CRDs; binaries cached) and warm start (components
+    stopped, state dir and binaries kept), ``--runs`` times each (median reported, with the load
+    average at each figure). A start counts as done when every component is healthy AND a
+    server-side dry-run create of a Cluster and of each infrastructure object passes every
+    webhook; the runtime's own per-step timings are reported as medians too,
   * a workload cluster on the in-memory backend: create (1 CP + 1 worker) to Available, scale
     workers 1 -> 2, upgrade one minor (every machine replaced), delete (every owned object gone),
   * peak RSS (VmHWM from /proc/<pid>/status) of every process the runtime started,
@@ -22,6 +25,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -32,8 +36,8 @@ import helpers  # noqa: E402
 
 helpers.ensure_collection_path()
 
+import proc_helpers  # noqa: E402
 from ansible_collections.scs.kaas.plugins.module_utils import pins  # noqa: E402
-from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime  # noqa: E402
 
 NAMESPACE = "bench"
 NAME = "bench"
@@ -45,6 +49,96 @@ def timed(label, results, fn):
     results.append((label, time.time() - start))
     print("%-44s %8.1f s" % (label, results[-1][1]), flush=True)
     return value
+
+
+# Objects a "started" cluster must admit: server-side dry-run creates through every webhook.
+ADMISSION_PROBES = (
+    ("cluster.x-k8s.io", "v1beta2", "clusters", {
+        "kind": "Cluster", "spec": {"clusterNetwork": {"pods": {"cidrBlocks": ["192.168.0.0/16"]}},
+                                    "infrastructureRef": {"apiGroup": "infrastructure.cluster.x-k8s.io",
+                                                          "kind": "DevCluster", "name": "bench-probe"}}}),
+    ("infrastructure.cluster.x-k8s.io", "v1beta2", "devclusters", {
+        "kind": "DevCluster", "spec": {"backend": {"inMemory": {}}}}),
+    ("infrastructure.cluster.x-k8s.io", "v1beta2", "devmachines", {
+        "kind": "DevMachine", "spec": {"backend": {"inMemory": {}}}}),
+    ("infrastructure.cluster.x-k8s.io", "v1beta2", "devclustertemplates", {
+        "kind": "DevClusterTemplate", "spec": {"template": {"spec": {"backend": {"inMemory": {}}}}}}),
+    ("infrastructure.cluster.x-k8s.io", "v1beta2", "devmachinetemplates", {
+        "kind": "DevMachineTemplate", "spec": {"template": {"spec": {"backend": {"inMemory": {}}}}}}),
+)
+
+
+def admission_passes(mc):
+    """True when a dry-run create of every probe object passes all webhooks."""
+    from kubernetes import client as k8s_client
+
+    api = k8s_client.CustomObjectsApi(mc.api_client())
+    for group, version, plural, body in ADMISSION_PROBES:
+        obj = dict(body, apiVersion="%s/%s" % (group, version), metadata={"name": "bench-probe"})
+        try:
+            api.create_namespaced_custom_object(group, version, "default", plural, obj, dry_run="All",
+                                                _request_timeout=10)
+        except Exception as exc:  # noqa: BLE001 - webhook not reachable yet, CRD not served yet
+            if getattr(exc, "status", None) == 422:  # invalid probe object: waiting would not help
+                raise
+            return False
+    return True
+
+
+def started(mc):
+    """Start, then wait until the admission probes pass; returns the start result."""
+    result = mc.start()
+    helpers.wait_for("admission probes", lambda: admission_passes(mc), 300, 0.05, mc.diagnostics)
+    return result
+
+
+def load():
+    return "%.2f %.2f %.2f" % os.getloadavg()
+
+
+def measure_starts(build, runs):
+    """``runs`` x (cold start, stop, warm start, stop): figures with load and runtime steps."""
+    figures = {"cold": [], "warm": []}
+    steps = {"cold": [], "warm": []}
+    for run in range(runs):
+        state_dir = tempfile.mkdtemp(prefix="scs-kaas-bench-")
+        mc = helpers.ManagementCluster(state_dir, build)
+        try:
+            for kind in ("cold", "warm"):
+                t0 = time.time()
+                result = started(mc)
+                secs = time.time() - t0
+                figures[kind].append((secs, load()))
+                steps[kind].append(result.get("timings") or {})
+                print("run %d %s start -> started: %6.1f s  (load %s)  steps %s"
+                      % (run + 1, kind, secs, figures[kind][-1][1], json.dumps(result.get("timings"))), flush=True)
+                mc.stop()
+        finally:
+            mc.stop()
+            left = mc.leftover_processes()
+            shutil.rmtree(state_dir, ignore_errors=True)
+        if left:
+            raise RuntimeError("processes left after stop: %r" % left)
+    return figures, steps
+
+
+def report_starts(figures, steps):
+    print()
+    print("%-6s %10s %10s %10s   %s" % ("start", "median s", "min s", "max s", "load (1/5/15 min) per run"))
+    for kind in ("cold", "warm"):
+        secs = [s for s, _l in figures[kind]]
+        print("%-6s %10.1f %10.1f %10.1f   %s" % (kind, statistics.median(secs), min(secs), max(secs),
+                                                   " | ".join(l for _s, l in figures[kind])))
+    for kind in ("cold", "warm"):
+        keys = []
+        for entry in steps[kind]:
+            keys.extend(k for k in entry if k not in keys)
+        print()
+        print("%s start, runtime steps (median s over runs)" % kind)
+        for key in keys:
+            values = [e[key] for e in steps[kind] if isinstance(e.get(key), (int, float))]
+            if values:
+                print("  %-40s %8.2f" % (key, statistics.median(values)))
 
 
 def lifecycle(mc, results):
@@ -104,25 +198,36 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--state-dir", help="state directory (default: a new temporary one, removed afterwards)")
     parser.add_argument("--skip-lifecycle", action="store_true", help="only measure starts")
+    parser.add_argument("--runs", type=int, default=5,
+                        help="cold and warm starts to measure (median reported; default 5; 0 skips)")
+    parser.add_argument("--only-starts", action="store_true",
+                        help="stop after the --runs starts (no single run, lifecycle or memory table)")
     args = parser.parse_args()
 
     results = []
+    print("load at begin: %s" % load(), flush=True)
     build = timed("ensure_binaries (warm cache)", results, lambda: helpers.ensure_binaries(log=lambda m: None))
     if build.get("built"):
         print("note: ensure_binaries built %s: the cache was not warm" % build["built"])
+    if args.runs > 0:
+        figures, steps = measure_starts(build, args.runs)
+        report_starts(figures, steps)
+        if args.only_starts:
+            return 0
     state_dir = args.state_dir or tempfile.mkdtemp(prefix="scs-kaas-bench-")
     mc = helpers.ManagementCluster(state_dir, build)
     peaks = {}
     try:
-        timed("cold start (new state dir) -> healthy", results, mc.start)
+        timed("cold start (new state dir) -> started", results, lambda: started(mc))
         timed("stop", results, mc.stop)
-        timed("warm start (existing state dir) -> healthy", results, mc.start)
+        timed("warm start (existing state dir) -> started", results, lambda: started(mc))
         print("warm start steps: %s" % json.dumps(mc.last_start["timings"]), flush=True)
         timed("second start (no-op)", results, mc.start)
         if not args.skip_lifecycle:
             lifecycle(mc, results)
         for name, pid in sorted(mc.started_pids().items()):
-            peaks[name] = (runtime.proc_status_kb(pid, "VmHWM"), runtime.proc_status_kb(pid, "VmRSS"))
+            peaks[name] = (proc_helpers.proc_status_kb(pid, "VmHWM"), proc_helpers.proc_status_kb(pid, "VmRSS"))
+        print("load at end: %s" % load(), flush=True)
     finally:
         mc.stop()
         left = mc.leftover_processes()

@@ -83,6 +83,7 @@ notes:
 requirements:
   - cryptography
   - PyYAML
+  - kubernetes
 seealso:
   - module: scs.kaas.embedded_cluster_info
   - module: scs.kaas.embedded_build
@@ -165,10 +166,13 @@ stopped:
   elements: str
 """
 
-from ansible_collections.scs.kaas.plugins.module_utils.embedded.runtime import EmbeddedModuleBase
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
+from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
 
 
-class EmbeddedClusterModule(EmbeddedModuleBase):
+class EmbeddedClusterModule(KaasModule):
+    kubeconfig_options = False
+    required_libraries = runtime.REQUIRED_LIBRARIES
     argument_spec = dict(
         state=dict(type="str", choices=["started", "stopped"], default="started"),
         state_dir=dict(type="path", required=True),
@@ -177,17 +181,17 @@ class EmbeddedClusterModule(EmbeddedModuleBase):
         ports=dict(type="dict", default={}),
         timeout_scale=dict(type="float", default=1.0),
     )
-    required_if = [("state", "started", ("binaries", "module_dirs"))]
+    module_kwargs = dict(required_if=[("state", "started", ("binaries", "module_dirs"))])
 
     def run(self):
-        cluster = self.cluster()
+        cluster = runtime.from_params(self.params, self.module.debug)
         if self.params["state"] == "started":
             return cluster.start(check_mode=self.module.check_mode)
         return cluster.stop(check_mode=self.module.check_mode)
 
 
 def main():
-    EmbeddedClusterModule().main()
+    EmbeddedClusterModule()()
 
 
 if __name__ == "__main__":

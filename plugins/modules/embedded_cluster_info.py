@@ -32,6 +32,7 @@ attributes:
 requirements:
   - cryptography
   - PyYAML
+  - kubernetes
 seealso:
   - module: scs.kaas.embedded_cluster
 """
@@ -86,20 +87,23 @@ components:
       log: /home/user/.local/state/scs-kaas/embedded/logs/kube-apiserver.log
 """
 
-from ansible_collections.scs.kaas.plugins.module_utils.embedded.runtime import EmbeddedModuleBase
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
+from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
 
 
-class EmbeddedClusterInfoModule(EmbeddedModuleBase):
+class EmbeddedClusterInfoModule(KaasModule):
+    kubeconfig_options = False
+    required_libraries = runtime.REQUIRED_LIBRARIES
     argument_spec = dict(
         state_dir=dict(type="path", required=True),
     )
 
     def run(self):
-        return self.cluster().status()
+        return runtime.from_params(self.params, self.module.debug).status()
 
 
 def main():
-    EmbeddedClusterInfoModule().main()
+    EmbeddedClusterInfoModule()()
 
 
 if __name__ == "__main__":

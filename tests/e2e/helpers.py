@@ -261,13 +261,14 @@ class ManagementCluster:
 
     def leftover_processes(self):
         """Processes (pid, argv) still running one of our binaries with this state dir in argv."""
+        import proc_helpers  # tests/e2e/proc_helpers.py
         binaries = set(self.binaries.values())
         left = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
-            argv = self._runtime.proc_cmdline(int(entry))
-            if not argv or self._runtime.proc_starttime(int(entry)) is None:
+            argv = proc_helpers.proc_cmdline(int(entry))
+            if not argv or proc_helpers.proc_starttime(int(entry)) is None:
                 continue
             if argv[0] in binaries and any(self.state_dir in a for a in argv):
                 left.append((int(entry), argv))

@@ -14,9 +14,10 @@ import json
 import time
 
 import helpers
+import proc_helpers
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins
-from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry
 
 NAMESPACE = "e2e-lifecycle"
 NAME = "lifecycle"
@@ -51,11 +52,11 @@ def test_cluster_lifecycle(management_cluster):
 
     # Every listening socket of every process start() started is on loopback (incl. CAPD's
     # in-memory listeners: debug port 19000 and the workload cluster's port from 20000 up).
-    pids = runtime.descendants(mc.started_pids().values())
-    ours = [e for e in runtime.listeners() if any(pid in pids for _n, pid in e["processes"])]
+    pids = proc_helpers.descendants(mc.started_pids().values())
+    ours = [e for e in proc_helpers.listeners() if any(pid in pids for _n, pid in e["processes"])]
     ports = sorted(e["port"] for e in ours)
-    assert runtime.INMEMORY_DEBUG_PORT in ports, ports
-    assert any(p >= runtime.INMEMORY_MIN_PORT for p in ports), ports
+    assert registry.INMEMORY_DEBUG_PORT in ports, ports
+    assert any(p >= registry.INMEMORY_MIN_PORT for p in ports), ports
     assert mc.ports["kube_apiserver"] in ports and mc.ports["capi_webhook"] in ports, ports
     exposed = [e["line"] for e in ours if e["address"] not in ("127.0.0.1", "::1")]
     assert not exposed, "listening beyond loopback:\n" + "\n".join(exposed)

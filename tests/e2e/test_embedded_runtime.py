@@ -16,9 +16,10 @@ import pytest
 import yaml
 
 import helpers
+import proc_helpers
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins
-from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry, runtime
 
 
 def test_apiserver_version_is_the_pin(management_cluster):
@@ -212,18 +213,18 @@ def test_stop_stops_only_what_start_started(management_cluster):
     try:
         pids = management_cluster.started_pids()
         assert sorted(pids) == sorted(runtime.COMPONENTS)
-        everything = runtime.descendants(pids.values())
+        everything = proc_helpers.descendants(pids.values())
         result = management_cluster.stop()
         assert result["changed"] is True
         assert sorted(result["stopped"]) == sorted(runtime.COMPONENTS)
         for pid in everything:
-            assert runtime.proc_starttime(pid) is None, "pid %d still runs" % pid
+            assert proc_helpers.proc_starttime(pid) is None, "pid %d still runs" % pid
         assert management_cluster.leftover_processes() == []
         assert dummy.poll() is None, "the unrelated process was stopped"
         assert os.listdir(os.path.join(management_cluster.state_dir, "pids")) == []
         # Nothing listens on the cluster's ports any more.
-        ports = set(management_cluster.ports.values()) | {runtime.INMEMORY_DEBUG_PORT}
-        assert not [e for e in runtime.listeners() if e["port"] in ports]
+        ports = set(management_cluster.ports.values()) | {registry.INMEMORY_DEBUG_PORT}
+        assert not [e for e in proc_helpers.listeners() if e["port"] in ports]
         # A second stop is a no-op.
         assert management_cluster.stop()["changed"] is False
     finally:
@@ -321,7 +322,7 @@ def test_cluster_info_reports_what_the_system_shows(management_cluster, embedded
         listening = _listening_ports(pid)
         reported = component["ports"]
         assert sorted(reported.values()) == sorted(p for p in listening if not (
-            name == runtime.CAPD and p >= runtime.INMEMORY_MIN_PORT)), (name, reported, listening)
+            name == "capd-manager" and p >= registry.INMEMORY_MIN_PORT)), (name, reported, listening)
         assert all(listening[p] == "127.0.0.1" for p in reported.values()), (name, listening)
         # log: private, and its last start line is this process's command line.
         assert os.stat(component["log"]).st_mode & 0o777 == 0o600

@@ -31,10 +31,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import datetime
 import ipaddress
 import os
-import tempfile
+
+from ansible_collections.scs.kaas.plugins.module_utils.files import write_atomic
 
 try:
     from cryptography import x509
@@ -63,20 +65,6 @@ class PKIError(Exception):
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _write_atomic(path, data, mode):
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def ensure_dir(path, mode=0o700):
@@ -230,8 +218,8 @@ def _ensure_ca(directory, stem, common_name, written):
         except (ValueError, TypeError, OSError):
             pass
     key, cert = _make_ca(common_name)
-    _write_atomic(key_path, _key_pem(key), 0o600)
-    _write_atomic(cert_path, _cert_pem(cert), 0o644)
+    write_atomic(key_path, _key_pem(key), 0o600)
+    write_atomic(cert_path, _cert_pem(cert), 0o644)
     written.extend([cert_path, key_path])
     return key, cert, True
 
@@ -244,8 +232,8 @@ def _ensure_leaf(directory, stem, ca_key, ca_cert, ca_renewed, written, common_n
     if not ca_renewed and _leaf_ok(cert_path, key_path, ca_cert, common_name, dns, ips):
         return
     key, cert = _make_leaf(ca_key, ca_cert, common_name, **kwargs)
-    _write_atomic(key_path, _key_pem(key), 0o600)
-    _write_atomic(cert_path, _cert_pem(cert), 0o644)
+    write_atomic(key_path, _key_pem(key), 0o600)
+    write_atomic(cert_path, _cert_pem(cert), 0o644)
     written.extend([cert_path, key_path])
 
 
@@ -259,8 +247,8 @@ def _ensure_sa_keys(directory, written):
         except (ValueError, TypeError, OSError):
             pass
     key = _new_key()
-    _write_atomic(key_path, _key_pem(key), 0o600)
-    _write_atomic(
+    write_atomic(key_path, _key_pem(key), 0o600)
+    write_atomic(
         pub_path,
         key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -334,3 +322,21 @@ def ensure_pki(pki_dir, check_mode=False):
 def read_text(path):
     with open(path, "r") as handle:
         return handle.read()
+
+
+def admin_kubeconfig(paths, server):
+    """Kubeconfig (a dict) of the admin client certificate for ``server``; ``paths`` from pki_paths."""
+    def b64(path):
+        with open(path, "rb") as handle:
+            return base64.b64encode(handle.read()).decode("ascii")
+
+    name = "scs-kaas-embedded"
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": b64(paths["ca_crt"])}}],
+        "users": [{"name": ADMIN_COMMON_NAME, "user": {"client-certificate-data": b64(paths["admin_crt"]),
+                                                       "client-key-data": b64(paths["admin_key"])}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": ADMIN_COMMON_NAME}}],
+        "current-context": name,
+    }

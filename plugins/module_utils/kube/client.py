@@ -9,7 +9,9 @@ anything else (e.g. the infrastructure kind a Cluster refers to) is looked up wi
 discovery of one API group, cached per client.
 
 Identity: every request carries the user agent ``scs.kaas/<collection version>`` and every
-apply the field manager ``scs.kaas`` (see docs/architecture.md).
+apply the field manager ``scs.kaas`` (see docs/architecture.md); the embedded management cluster
+passes its own (``scs.kaas-embedded``). Requests answered 429 or 503 (e.g. a new CRD's storage
+still initializing) are retried by urllib3 through the kubernetes client's ``retries`` setting.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,6 +28,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported, keeps sanit
 
 KUBERNETES_IMP_ERR = None
 try:
+    from urllib3.util.retry import Retry
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
     from kubernetes import watch as k8s_watch
@@ -53,7 +56,24 @@ KNOWN_RESOURCES = {
     ("cluster.x-k8s.io", "MachineHealthCheck"): ("v1beta2", "machinehealthchecks", True),
     ("controlplane.cluster.x-k8s.io", "KubeadmControlPlane"): ("v1beta2", "kubeadmcontrolplanes", True),
     ("bootstrap.cluster.x-k8s.io", "KubeadmConfig"): ("v1beta2", "kubeadmconfigs", True),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): ("v1", "customresourcedefinitions", False),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): ("v1", "mutatingwebhookconfigurations", False),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): ("v1", "validatingwebhookconfigurations", False),
+    ("clusterctl.cluster.x-k8s.io", "Provider"): ("v1alpha3", "providers", True),
 }
+# Accept header of a metadata-only LIST (names, labels, generation: no multi-MB CRD bodies).
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+
+
+def retry_policy(total=8, backoff=0.1):
+    """urllib3 retries of 429 and 503 answers, for every method (server-side apply is idempotent).
+
+    Backoff 0, 0.2, 0.4 ... s (about 25 s in all). The server's Retry-After (1 s) is not waited
+    for: a custom resource's storage that is still initialising is usually ready well before.
+    """
+    return Retry(total=total, connect=0, read=0, status=total, backoff_factor=backoff,
+                 status_forcelist=(429, 503), allowed_methods=None, raise_on_status=False,
+                 respect_retry_after_header=False)
 
 
 class KubeError(Exception):
@@ -98,13 +118,16 @@ def split_api_version(api_version):
 class KubeClient(object):
     """Requests against one management cluster; safe to share between threads."""
 
-    def __init__(self, kubeconfig=None, context=None, request_timeout=60, pool_size=32):
+    def __init__(self, kubeconfig=None, context=None, request_timeout=60, pool_size=32,
+                 user_agent=USER_AGENT, field_manager=FIELD_MANAGER):
         configuration = k8s_client.Configuration()
         k8s_config.load_kube_config(config_file=kubeconfig, context=context,
                                     client_configuration=configuration, persist_config=False)
         configuration.connection_pool_maxsize = pool_size
+        configuration.retries = retry_policy()
         self.api_client = k8s_client.ApiClient(configuration)
-        self.api_client.user_agent = USER_AGENT
+        self.api_client.user_agent = user_agent
+        self.field_manager = field_manager
         self.request_timeout = request_timeout
         self._discovered = {}
         self._lock = threading.Lock()
@@ -118,8 +141,8 @@ class KubeClient(object):
 
     # -- low level -------------------------------------------------------------------------
 
-    def _serialize(self, method, path, query=None, body=None, content_type=None):
-        headers = {"Accept": "application/json"}
+    def _serialize(self, method, path, query=None, body=None, content_type=None, accept=None):
+        headers = {"Accept": accept or "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
             # the REST layer JSON-encodes bodies sent as application/json; any other type is sent as is
@@ -130,9 +153,9 @@ class KubeClient(object):
             method=method, resource_path=path, query_params=query_params,
             header_params=headers, body=body, auth_settings=["BearerToken"])
 
-    def request(self, method, path, query=None, body=None, content_type=None, timeout=None):
+    def request(self, method, path, query=None, body=None, content_type=None, timeout=None, accept=None):
         """Send one request; return the decoded JSON body; raise KubeError for non-2xx."""
-        method, url, headers, body, _post = self._serialize(method, path, query, body, content_type)
+        method, url, headers, body, _post = self._serialize(method, path, query, body, content_type, accept)
         with self._lock:
             self.requests += 1
         try:
@@ -204,16 +227,22 @@ class KubeClient(object):
                 return None
             raise
 
-    def list(self, resource, namespace=None, label_selector=None, field_selector=None):
+    def list(self, resource, namespace=None, label_selector=None, field_selector=None, metadata_only=False,
+             resource_version=None):
+        """LIST; ``metadata_only`` returns items with ``metadata`` only (PartialObjectMetadataList).
+
+        ``resource_version="0"`` accepts any recent state the server has at hand (no consistent
+        read, which right after an API server start can wait for its watch cache).
+        """
         return self.request("GET", resource.path(namespace), query={
-            "labelSelector": label_selector, "fieldSelector": field_selector})
+            "labelSelector": label_selector, "fieldSelector": field_selector, "resourceVersion": resource_version},
+            accept=METADATA_LIST if metadata_only else None)
 
     def apply(self, obj, dry_run=False, force=True):
-        """Server-side apply under the field manager ``scs.kaas``; returns the resulting object."""
-        group, version = split_api_version(obj["apiVersion"])
+        """Server-side apply under this client's field manager; returns the resulting object."""
         resource = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
-        query = {"fieldManager": FIELD_MANAGER, "force": "true" if force else None,
+        query = {"fieldManager": self.field_manager, "force": "true" if force else None,
                  "dryRun": "All" if dry_run else None}
         return self.request("PATCH", resource.path(meta.get("namespace"), meta["name"]), query=query,
                             body=json.dumps(obj), content_type="application/apply-patch+yaml")

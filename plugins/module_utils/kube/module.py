@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
-"""Shared base for modules that talk to a management cluster (kubeconfig/context options)."""
+"""Shared base of the collection's modules: ``run()`` returns the result dict, ``KaasError`` and
+``KubeError`` become ``fail_json``; modules that talk to a management cluster get the
+kubeconfig/context options and a client."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,6 +12,7 @@ __metaclass__ = type
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 from ansible_collections.scs.kaas.plugins.module_utils.kube import client as kube_client
 
 KUBECONFIG_ARGS = dict(
@@ -19,17 +22,27 @@ KUBECONFIG_ARGS = dict(
 
 
 class KaasModule(object):
-    """Subclasses set ``argument_spec`` (and optionally ``module_kwargs``) and implement ``run``."""
+    """Subclasses set ``argument_spec`` (and optionally ``module_kwargs``) and implement ``run``.
+
+    ``kubeconfig_options = False`` leaves out the kubeconfig/context options (modules that do not
+    talk to an existing cluster); ``required_libraries`` lists (available, name, import error)
+    checked before ``run``.
+    """
 
     argument_spec = {}
     module_kwargs = {}
+    kubeconfig_options = True
+    required_libraries = ()
 
     def __init__(self):
-        spec = dict(KUBECONFIG_ARGS)
+        spec = dict(KUBECONFIG_ARGS) if self.kubeconfig_options else {}
         spec.update(self.argument_spec)
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **self.module_kwargs)
         self.params = self.module.params
         self._client = None
+        for available, name, error in self.required_libraries:
+            if not available:
+                self.module.fail_json(msg=missing_required_lib(name), exception=to_native(error))
 
     @property
     def client(self):
@@ -47,11 +60,18 @@ class KaasModule(object):
         raise NotImplementedError
 
     def __call__(self):
+        """Run; a returned dict is the module result (``changed`` defaults to False)."""
+        result = None
         try:
-            self.run()
+            result = self.run()
         except kube_client.KubeError as exc:
             self.module.fail_json(msg="Kubernetes API error: %s" % to_native(exc), status=exc.status,
                                   reason=exc.reason)
+        except KaasError as exc:
+            self.module.fail_json(msg=to_native(exc))
         finally:
             if self._client is not None:
                 self._client.close()
+        if result is not None:
+            result.setdefault("changed", False)
+            self.module.exit_json(**result)

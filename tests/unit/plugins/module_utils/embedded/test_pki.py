@@ -67,3 +67,18 @@ def test_missing_or_foreign_leaf_is_regenerated(tmp_path):
 def test_check_mode_writes_nothing(tmp_path):
     _paths, would = pki.ensure_pki(str(tmp_path / "pki"), check_mode=True)
     assert would and not os.path.exists(str(tmp_path / "pki"))
+
+
+def test_admin_kubeconfig_carries_the_admin_certificate(tmp_path):
+    import base64
+
+    paths, _written = pki.ensure_pki(str(tmp_path / "pki"))
+    config = pki.admin_kubeconfig(paths, "https://127.0.0.1:16443")
+    assert config["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:16443"
+    user = config["users"][0]
+    assert user["name"] == pki.ADMIN_COMMON_NAME
+    with open(paths["admin_crt"], "rb") as handle:
+        assert base64.b64decode(user["user"]["client-certificate-data"]) == handle.read()
+    with open(paths["ca_crt"], "rb") as handle:
+        assert base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]) == handle.read()
+    assert config["current-context"] == config["contexts"][0]["name"]

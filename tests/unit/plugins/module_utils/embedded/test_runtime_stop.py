@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import process, runtime
 
 
 # Blocks the signals stop() sends (SIGKILL cannot be blocked), so a signal that was sent stays
@@ -35,11 +35,11 @@ BLOCKER = (
 
 
 def _spawn(tmp_path, argv):
-    pid = runtime.spawn_detached(argv, {"PATH": "/usr/bin:/bin"}, str(tmp_path / "unrelated.log"), str(tmp_path))
+    pid = process.spawn_detached(argv, {"PATH": "/usr/bin:/bin"}, str(tmp_path / "unrelated.log"), str(tmp_path))
     deadline = time.time() + 10
     while time.time() < deadline:
         # Wait until the process runs its final program (exec done, signals blocked).
-        if runtime.proc_cmdline(pid) == argv and (argv[0] != sys.executable or _blocked(pid)):
+        if process.proc_cmdline(pid) == argv and (argv[0] != sys.executable or _blocked(pid)):
             return pid
         time.sleep(0.02)
     raise AssertionError("the unrelated process %r did not come up" % argv)
@@ -92,15 +92,15 @@ def _record(cluster, name, pid, starttime, binary):
 
 def _untouched(pid, starttime):
     """``pid`` is still the process that started at ``starttime`` and no signal was sent to it."""
-    return runtime.proc_starttime(pid) == starttime and _pending(pid) == 0
+    return process.proc_starttime(pid) == starttime and _pending(pid) == 0
 
 
-@pytest.mark.parametrize("component", [runtime.ETCD, runtime.APISERVER, runtime.CAPD])
+@pytest.mark.parametrize("component", ["etcd", "kube-apiserver", "capd-manager"])
 @pytest.mark.parametrize("mismatch", ["other start time", "other binary", "both"])
 def test_stop_leaves_a_reused_pid_alone(tmp_path, unrelated, component, mismatch):
     pid, binary = unrelated
-    real_start = runtime.proc_starttime(pid)
-    assert real_start is not None and runtime.proc_cmdline(pid)[0] == binary
+    real_start = process.proc_starttime(pid)
+    assert real_start is not None and process.proc_cmdline(pid)[0] == binary
     recorded_start = real_start - 1 if mismatch in ("other start time", "both") else real_start
     recorded_binary = (str(tmp_path / "bin" / component) if mismatch in ("other binary", "both") else binary)
     cluster = runtime.EmbeddedCluster(str(tmp_path / "state"))
@@ -118,26 +118,26 @@ def test_stop_leaves_a_reused_pid_alone(tmp_path, unrelated, component, mismatch
 
 def test_stop_does_stop_the_process_it_recorded(tmp_path, recorded):
     pid, binary = recorded
-    real_start = runtime.proc_starttime(pid)
+    real_start = process.proc_starttime(pid)
     cluster = runtime.EmbeddedCluster(str(tmp_path / "state"))
-    _record(cluster, runtime.ETCD, pid, real_start, binary)
+    _record(cluster, "etcd", pid, real_start, binary)
 
     result = cluster.stop()
 
-    assert result["stopped"] == [runtime.ETCD] and result["changed"] is True, result
+    assert result["stopped"] == ["etcd"] and result["changed"] is True, result
     deadline = time.time() + 10
-    while runtime.proc_starttime(pid) == real_start and time.time() < deadline:
+    while process.proc_starttime(pid) == real_start and time.time() < deadline:
         time.sleep(0.05)
-    assert runtime.proc_starttime(pid) != real_start, "the recorded process still runs"
+    assert process.proc_starttime(pid) != real_start, "the recorded process still runs"
     assert not os.path.exists(os.path.join(cluster.paths["pids"], "etcd.pid"))
 
 
 def test_stop_in_check_mode_signals_nothing(tmp_path, unrelated):
     pid, binary = unrelated
-    real_start = runtime.proc_starttime(pid)
+    real_start = process.proc_starttime(pid)
     cluster = runtime.EmbeddedCluster(str(tmp_path / "state"))
-    _record(cluster, runtime.ETCD, pid, real_start, binary)
+    _record(cluster, "etcd", pid, real_start, binary)
     result = cluster.stop(check_mode=True)
-    assert result["stopped"] == [runtime.ETCD] and result["changed"] is True
+    assert result["stopped"] == ["etcd"] and result["changed"] is True
     assert _untouched(pid, real_start)
     assert os.path.exists(os.path.join(cluster.paths["pids"], "etcd.pid"))

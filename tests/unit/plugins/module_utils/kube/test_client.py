@@ -86,3 +86,54 @@ def test_json_bodies_are_encoded_once_and_apply_bodies_sent_as_is(client):
     assert headers["Content-Type"] == "application/json" and body == {"kind": "DeleteOptions"}
     _m, _u, headers, body, _p = client._serialize("PATCH", "/x", body={"a": 1}, content_type="application/apply-patch+yaml")
     assert headers["Content-Type"] == "application/apply-patch+yaml" and body == '{"a": 1}'
+
+
+def test_paths_of_the_embedded_clusters_kinds_need_no_discovery(client):
+    # Moved from the embedded runtime's own client (object and collection paths).
+    client.request = None  # any request would fail
+    assert client.resource("v1", "Namespace").path(name="a") == "/api/v1/namespaces/a"
+    provider = client.resource("clusterctl.cluster.x-k8s.io/v1alpha3", "Provider")
+    assert provider.path("capi-system", "cluster-api") == \
+        "/apis/clusterctl.cluster.x-k8s.io/v1alpha3/namespaces/capi-system/providers/cluster-api"
+    assert client.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition").path(name="x.y") == \
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/x.y"
+    assert provider.path() == "/apis/clusterctl.cluster.x-k8s.io/v1alpha3/providers"
+    assert client.resource("v1", "Namespace").path() == "/api/v1/namespaces"
+    assert client.resource("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration").path(name="v") == \
+        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/v"
+
+
+def test_user_agent_and_field_manager_are_parameters(tmp_path):
+    path = tmp_path / "kubeconfig"
+    path.write_text(KUBECONFIG)
+    other = kube_client.KubeClient(str(path), user_agent="scs.kaas-embedded/1.0.0", field_manager="scs.kaas-embedded")
+    assert other.api_client.default_headers["User-Agent"] == "scs.kaas-embedded/1.0.0"
+    sent = {}
+
+    def fake_request(method, path, query=None, body=None, content_type=None, timeout=None):
+        sent.update(query=query)
+        return {}
+
+    other.request = fake_request
+    other.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}})
+    assert sent["query"]["fieldManager"] == "scs.kaas-embedded"
+
+
+def test_metadata_only_list_asks_for_partial_object_metadata(client):
+    sent = {}
+
+    def fake_request(method, path, query=None, body=None, content_type=None, timeout=None, accept=None):
+        sent.update(path=path, accept=accept)
+        return {"items": []}
+
+    client.request = fake_request
+    client.list(client.resource("v1", "Namespace"), metadata_only=True)
+    assert sent["path"] == "/api/v1/namespaces"
+    assert sent["accept"].startswith("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")
+
+
+def test_429_and_503_are_retried_by_the_client_configuration(client):
+    retries = client.api_client.configuration.retries
+    assert set(retries.status_forcelist) == {429, 503}
+    assert retries.allowed_methods is None  # server-side apply (PATCH) is idempotent
+    assert retries.total > 0 and retries.raise_on_status is False

@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Supervision of detached local processes: spawn, pid records, liveness, stop.
+
+A pid record (``<pids_dir>/<name>.pid``, JSON, 0600) holds the pid, its start time (clock ticks
+after boot, from ``/proc/<pid>/stat``), the binary and the argv. A process counts as ours only
+while ``/proc/<pid>`` still shows that start time and that binary, so a reused pid is never
+signalled.
+
+Processes are detached (own session, reparented to init through a short-lived spawner), so they
+outlive the Ansible module that started them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from ansible_collections.scs.kaas.plugins.module_utils.poll import PollTimeout, poll_until
+from ansible_collections.scs.kaas.plugins.module_utils.errors import EmbeddedError
+from ansible_collections.scs.kaas.plugins.module_utils.files import write_if_changed
+
+
+def proc_starttime(pid):
+    """Start time (clock ticks after boot) of ``pid`` or None if it does not exist / is a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid, "r") as handle:
+            stat = handle.read()
+    except (IOError, OSError):
+        return None
+    # The command name is in parentheses and may contain spaces.
+    rest = stat[stat.rfind(")") + 2:].split()
+    if rest[0] in ("Z", "X"):
+        return None
+    return int(rest[19])
+
+
+def proc_cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            raw = handle.read()
+    except (IOError, OSError):
+        return None
+    return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
+
+
+def tail(path, lines=200):
+    """The last ``lines`` lines of a log file (reads at most its last 256 KiB)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 256 * 1024))
+            data = handle.read().decode("utf-8", "replace")
+    except (IOError, OSError) as exc:
+        return "(no log: %s)" % exc
+    return "\n".join(data.splitlines()[-lines:])
+
+
+_SS_USERS = re.compile(r'\("([^"]*)",pid=(\d+)')
+
+
+def listeners():
+    """Listening TCP sockets from ``ss -ltnpH``: list of dicts (address, port, processes, line)."""
+    ss = shutil.which("ss") or "/usr/bin/ss"
+    try:
+        out = subprocess.run([ss, "-ltnpH"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             check=True, timeout=20).stdout.decode("utf-8", "replace")
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EmbeddedError("cannot list listening sockets with `ss -ltnp`: %s" % exc)
+    result = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        host, _sep, port = parts[3].rpartition(":")
+        try:
+            port = int(port)
+        except ValueError:
+            continue
+        host = host.strip("[]").split("%", 1)[0]
+        procs = [(name, int(pid)) for name, pid in _SS_USERS.findall(line)]
+        result.append({"address": host, "port": port, "processes": procs, "line": line})
+    return result
+
+
+_SPAWNER = r"""
+import json, os, subprocess, sys
+spec = json.loads(sys.stdin.read())
+fd = os.open(spec["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+proc = subprocess.Popen(spec["argv"], env=spec["env"], cwd=spec["cwd"], stdin=subprocess.DEVNULL,
+                        stdout=fd, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+sys.stdout.write(str(proc.pid))
+"""
+
+
+def spawn_detached(argv, env, log_path, cwd):
+    """Start ``argv`` in its own session, reparented to init; return its pid."""
+    spec = json.dumps({"argv": argv, "env": env, "log": log_path, "cwd": cwd})
+    proc = subprocess.run([sys.executable, "-c", _SPAWNER], input=spec.encode("utf-8"),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
+    if proc.returncode != 0:
+        raise EmbeddedError("cannot start %s: %s" % (argv[0], proc.stderr.decode("utf-8", "replace").strip()))
+    return int(proc.stdout.decode("ascii").strip())
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except OSError:
+        pass
+
+
+class Supervisor(object):
+    """Pid records of named processes in ``pids_dir``, their logs in ``logs_dir``."""
+
+    def __init__(self, pids_dir, logs_dir, cwd, log=None):
+        self.pids_dir = pids_dir
+        self.logs_dir = logs_dir
+        self.cwd = cwd
+        self.log = log or (lambda msg: None)
+
+    def pid_file(self, name):
+        return os.path.join(self.pids_dir, "%s.pid" % name)
+
+    def log_file(self, name):
+        return os.path.join(self.logs_dir, "%s.log" % name)
+
+    def read_pid(self, name):
+        try:
+            with open(self.pid_file(name), "r") as handle:
+                return json.load(handle)
+        except (IOError, OSError, ValueError):
+            return None
+
+    def running(self, name):
+        """The pid record of ``name`` if its process is alive and still that binary, else None."""
+        record = self.read_pid(name)
+        if not record:
+            return None
+        pid = int(record.get("pid", 0))
+        if pid <= 0 or proc_starttime(pid) != record.get("starttime"):
+            return None
+        cmdline = proc_cmdline(pid)
+        if not cmdline or cmdline[0] != record.get("binary"):
+            return None
+        record["argv_live"] = cmdline
+        return record
+
+    def gone(self, name):
+        """Why ``name`` is not running, confirmed after a short pause (None if it is running).
+
+        One look at /proc right after a start has been seen to miss a live process once, so a
+        process counts as gone only when a second look a moment later agrees.
+        """
+        if self.running(name):
+            return None
+        time.sleep(0.3)
+        if self.running(name):
+            return None
+        record = self.read_pid(name)
+        if not record:
+            return "no pid file"
+        pid = int(record.get("pid", 0))
+        starttime = proc_starttime(pid)
+        if starttime is None:
+            return "pid %d does not exist or is a zombie" % pid
+        if starttime != record.get("starttime"):
+            return "pid %d now belongs to another process" % pid
+        return "pid %d runs %s, not %s" % (pid, (proc_cmdline(pid) or ["?"])[0], record.get("binary"))
+
+    def start(self, name, argv, env, extra=None):
+        """Spawn ``argv`` detached, write its pid record; return the record."""
+        log_path = self.log_file(name)
+        with open(log_path, "ab") as handle:
+            handle.write(("\n==== %s starting %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), " ".join(argv))).encode("utf-8"))
+        os.chmod(log_path, 0o600)
+        pid = spawn_detached(argv, env, log_path, self.cwd)
+        try:
+            starttime = poll_until(lambda: proc_starttime(pid), 1.0, "%s to appear in /proc" % name, 0.01, 0.05)
+        except PollTimeout:
+            raise EmbeddedError("%s exited right after start" % name)
+        record = dict(extra or {}, pid=pid, starttime=starttime, binary=argv[0], argv=argv)
+        write_if_changed(self.pid_file(name), json.dumps(record, indent=2, sort_keys=True) + "\n", 0o600)
+        self.log("started %s (pid %d)" % (name, pid))
+        return record
+
+    def _signal_and_wait(self, pid, starttime, sig, timeout):
+        try:
+            os.kill(pid, sig)
+        except OSError as exc:
+            if exc.errno != errno.ESRCH:
+                raise
+
+        def exited():
+            _reap(pid)
+            return proc_starttime(pid) != starttime
+        try:
+            poll_until(exited, timeout, "pid %d to exit" % pid, 0.05, 0.2)
+            return True
+        except PollTimeout:
+            return False
+
+    def stop(self, name, timeout):
+        """SIGTERM (SIGKILL after ``timeout``) the recorded process; False if it was not running."""
+        record = self.running(name)
+        if not record:
+            if os.path.exists(self.pid_file(name)):
+                os.unlink(self.pid_file(name))
+            return False
+        pid, starttime = record["pid"], record["starttime"]
+        if not self._signal_and_wait(pid, starttime, signal.SIGTERM, timeout):
+            self.log("%s (pid %d) ignored SIGTERM for %ds: SIGKILL" % (name, pid, timeout))
+            if not self._signal_and_wait(pid, starttime, signal.SIGKILL, 10):
+                raise EmbeddedError("%s (pid %d) did not exit after SIGKILL" % (name, pid))
+        os.unlink(self.pid_file(name))
+        self.log("stopped %s (pid %d)" % (name, pid))
+        return True
+
+    def forget(self, name):
+        """Remove the pid record of a process that is not running."""
+        if not self.running(name) and os.path.exists(self.pid_file(name)):
+            os.unlink(self.pid_file(name))

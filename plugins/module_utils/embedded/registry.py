@@ -1,0 +1,279 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""The components of the embedded management cluster, one record each.
+
+A record says everything the runtime needs about one process: the Go wrapper module, package and
+pin it is built from (``build.py`` builds it), its binary name, argv, extra environment, ports
+(with the inventory keys of ``ports``), health probes, the webhook port the provider's CRD
+conversion and admission webhooks point at, the provider (``manifests.PROVIDERS`` key: CRD
+sources and the clusterctl inventory entry), what it needs before it may start, and its start
+timeout. Adding a controller is one record here, its pins and its Go wrapper module.
+
+``argv`` functions get the binary path and a :class:`Layout` (ports, PKI files, state paths).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.scs.kaas.plugins.module_utils import pins as _pins
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import pki as _pki
+from ansible_collections.scs.kaas.plugins.module_utils.errors import EmbeddedError
+
+# Port of the in-memory backend's debug server in CAPD (fixed in upstream code) and the first
+# port it uses for workload clusters (one per cluster, counting up).
+INMEMORY_DEBUG_PORT = 19000
+INMEMORY_MIN_PORT = 20000
+INMEMORY_RESERVED = (INMEMORY_MIN_PORT, INMEMORY_MIN_PORT + 999)
+
+# CAPI feature gates the managers get. ClusterTopology is still alpha (off by default) in
+# cluster-api v1.14 (feature/feature.go), and ClusterClass-based Clusters need it.
+FEATURE_GATES = "ClusterTopology=true"
+
+# kube-controller-manager controllers: CAPI deletion relies on owner-reference garbage
+# collection, namespaces must be finalized, and service accounts get their tokens.
+KCM_CONTROLLERS = (
+    "garbage-collector-controller",
+    "namespace-controller",
+    "serviceaccount-controller",
+    "serviceaccount-token-controller",
+)
+
+# Milestone in ``requires``: namespaces, CRDs (established), webhook configurations and the
+# clusterctl inventory are in place.
+OBJECTS = "cluster-objects"
+
+
+class Probe(object):
+    """One health check: ``kind`` is http (plain), https (server verified against ``ca``; with
+    the admin client certificate when ``client_cert``) or tls (handshake only)."""
+
+    __slots__ = ("kind", "port_key", "path", "ca", "client_cert")
+
+    def __init__(self, kind, port_key, path=None, ca=None, client_cert=False):
+        self.kind, self.port_key, self.path, self.ca, self.client_cert = kind, port_key, path, ca, client_cert
+
+
+class Component(object):
+    """One process of the embedded cluster (see the module docstring).
+
+    ``name`` is also the binary's name: the key of ``build.COMPONENTS`` and of ``binaries``.
+    """
+
+    __slots__ = ("name", "wrapper", "package", "pin", "ports", "fixed_ports", "argv", "env", "probes",
+                 "webhook_port", "provider", "requires", "timeout")
+
+    def __init__(self, name, wrapper, package, pin, ports, argv, probes, requires, timeout,
+                 env=None, fixed_ports=(), webhook_port=None, provider=None):
+        self.name, self.wrapper, self.package, self.pin = name, wrapper, package, pin
+        self.ports = tuple(ports)  # (purpose, key in ``ports``, default)
+        self.fixed_ports = tuple(fixed_ports)  # (purpose, port) set in upstream code
+        self.argv, self.env, self.probes = argv, dict(env or {}), tuple(probes)
+        self.webhook_port, self.provider = webhook_port, provider
+        self.requires, self.timeout = tuple(requires), timeout
+
+
+class Layout(object):
+    """What argv builders and probes read: validated ports, PKI file paths, state paths."""
+
+    def __init__(self, ports, pki, paths):
+        self.ports, self.pki, self.paths = ports, pki, paths
+
+
+def _etcd_argv(binary, lay):
+    # The wrapper binds 127.0.0.1 only; plain HTTP on loopback (single member).
+    return [binary, "--name=embedded", "--data-dir=%s" % lay.paths["etcd"],
+            "--client-port=%d" % lay.ports["etcd_client"], "--peer-port=%d" % lay.ports["etcd_peer"],
+            "--log-level=warn"]
+
+
+def _apiserver_argv(binary, lay):
+    pk = lay.pki
+    return [
+        binary,
+        "--etcd-servers=http://127.0.0.1:%d" % lay.ports["etcd_client"],
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        "--secure-port=%d" % lay.ports["kube_apiserver"],
+        "--tls-cert-file=%s" % pk["apiserver_crt"],
+        "--tls-private-key-file=%s" % pk["apiserver_key"],
+        "--client-ca-file=%s" % pk["ca_crt"],
+        "--anonymous-auth=false",
+        "--authorization-mode=RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        "--service-account-key-file=%s" % pk["sa_pub"],
+        "--service-account-signing-key-file=%s" % pk["sa_key"],
+        "--service-cluster-ip-range=%s" % _pki.SERVICE_CIDR,
+        # The apiserver would otherwise publish 127.0.0.1 as the endpoint of the
+        # `kubernetes` Service, which endpoint validation rejects (loopback).
+        "--endpoint-reconciler-type=none",
+        "--audit-policy-file=%s" % lay.paths["audit_policy"],
+        "--audit-log-path=%s" % lay.paths["audit_log"],
+        "--audit-log-format=json",
+        "--audit-log-mode=blocking",
+        "--audit-log-maxsize=1000",
+        "--audit-log-maxbackup=2",
+        "--profiling=false",
+        "--event-ttl=1h",
+    ]
+
+
+def _kcm_argv(binary, lay):
+    pk, kubeconfig = lay.pki, lay.paths["kubeconfig"]
+    return [
+        binary,
+        "--kubeconfig=%s" % kubeconfig,
+        "--authentication-kubeconfig=%s" % kubeconfig,
+        "--authorization-kubeconfig=%s" % kubeconfig,
+        "--bind-address=127.0.0.1",
+        "--secure-port=%d" % lay.ports["kube_controller_manager"],
+        "--tls-cert-file=%s" % pk["kcm_crt"],
+        "--tls-private-key-file=%s" % pk["kcm_key"],
+        "--controllers=%s" % ",".join(KCM_CONTROLLERS),
+        "--service-account-private-key-file=%s" % pk["sa_key"],
+        "--root-ca-file=%s" % pk["ca_crt"],
+        "--use-service-account-credentials=false",
+        "--leader-elect=false",
+        "--profiling=false",
+    ]
+
+
+def _manager_argv(prefix):
+    """argv of a controller-runtime manager of cluster-api (flags from its ``main.go``)."""
+    def argv(binary, lay):
+        return [
+            binary,
+            "--kubeconfig=%s" % lay.paths["kubeconfig"],
+            "--leader-elect=false",
+            "--webhook-port=%d" % lay.ports["%s_webhook" % prefix],
+            "--webhook-cert-dir=%s" % lay.pki["webhook_dir"],
+            "--health-addr=127.0.0.1:%d" % lay.ports["%s_health" % prefix],
+            "--diagnostics-address=127.0.0.1:%d" % lay.ports["%s_diagnostics" % prefix],
+            "--insecure-diagnostics",
+            "--feature-gates=%s" % FEATURE_GATES,
+        ]
+    return argv
+
+
+def _manager(name, prefix, package, provider, first_port, env=None, fixed_ports=()):
+    """Record of a CAPI manager: webhook, health and diagnostics ports, readyz + webhook TLS probes."""
+    return Component(
+        name, "cluster-api", package, _pins.CLUSTER_API_VERSION,
+        ports=[("webhook", "%s_webhook" % prefix, first_port),
+               ("health", "%s_health" % prefix, first_port + 10),
+               ("diagnostics", "%s_diagnostics" % prefix, first_port + 20)],
+        argv=_manager_argv(prefix),
+        probes=[Probe("http", "%s_health" % prefix, "/readyz"),
+                Probe("tls", "%s_webhook" % prefix, ca="webhook_ca_crt")],
+        requires=("kube-apiserver", OBJECTS), timeout=180, env=env, fixed_ports=fixed_ports,
+        webhook_port="%s_webhook" % prefix, provider=provider)
+
+
+# Start order; defaults stay clear of k3s/kubeadm (6443, 2379/2380, 10250-10259),
+# controller-runtime (8443, 9440, 9443) and the in-memory backend (19000, 20000+).
+# Timeouts: seconds before ``timeout_scale``, about 3x what was seen on 2 cores.
+REGISTRY = (
+    Component("etcd", "etcd", ".", _pins.ETCD_VERSION,
+              ports=[("client", "etcd_client", 16379), ("peer", "etcd_peer", 16380)],
+              argv=_etcd_argv, probes=[Probe("http", "etcd_client", "/health")], requires=(), timeout=45),
+    Component("kube-apiserver", "kubernetes", "k8s.io/kubernetes/cmd/kube-apiserver",
+              _pins.KUBERNETES_MANAGEMENT_VERSION, ports=[("secure", "kube_apiserver", 16443)],
+              argv=_apiserver_argv, probes=[Probe("https", "kube_apiserver", "/readyz", "ca_crt", True)],
+              # Started together with etcd: it keeps retrying etcd (its readyz has an etcd check)
+              # and needs seconds of its own initialisation first.
+              requires=(), timeout=150),
+    Component("kube-controller-manager", "kubernetes", "k8s.io/kubernetes/cmd/kube-controller-manager",
+              _pins.KUBERNETES_MANAGEMENT_VERSION, ports=[("secure", "kube_controller_manager", 16257)],
+              argv=_kcm_argv, probes=[Probe("https", "kube_controller_manager", "/healthz", "ca_crt")],
+              requires=("kube-apiserver",), timeout=90),
+    _manager("capi-manager", "capi", "sigs.k8s.io/cluster-api/core", "core", 16501),
+    _manager("kubeadm-bootstrap-manager", "bootstrap", "sigs.k8s.io/cluster-api/bootstrap/kubeadm",
+             "bootstrap", 16502),
+    _manager("kubeadm-control-plane-manager", "controlplane", "sigs.k8s.io/cluster-api/controlplane/kubeadm",
+             "controlplane", 16503),
+    # POD_IP: the advertised endpoint of every in-memory workload cluster.
+    _manager("capd-manager", "capd", "sigs.k8s.io/cluster-api/test/infrastructure/docker", "docker", 16504,
+             env={"POD_IP": "127.0.0.1"}, fixed_ports=[("inmemory-debug", INMEMORY_DEBUG_PORT)]),
+)
+
+BY_NAME = dict((c.name, c) for c in REGISTRY)
+COMPONENTS = tuple(c.name for c in REGISTRY)
+MANAGERS = tuple(c.name for c in REGISTRY if OBJECTS in c.requires)
+DEFAULT_PORTS = dict((key, default) for c in REGISTRY for _purpose, key, default in c.ports)
+
+
+def component_ports(name, ports):
+    """Ports of one component: list of (purpose, port)."""
+    record = BY_NAME[name]
+    return [(purpose, ports[key]) for purpose, key, _default in record.ports] + list(record.fixed_ports)
+
+
+def webhook_ports(ports):
+    """Manager component -> the port its webhook server listens on."""
+    return dict((c.name, ports[c.webhook_port]) for c in REGISTRY if c.webhook_port)
+
+
+def environment(name, kubeconfig):
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/root"),
+        "KUBECONFIG": kubeconfig,
+        "NO_PROXY": "127.0.0.1,localhost,::1",
+        "no_proxy": "127.0.0.1,localhost,::1",
+    }
+    env.update(BY_NAME[name].env)
+    return env
+
+
+def start_levels():
+    """Components and the ``OBJECTS`` milestone grouped by dependency depth, in start order."""
+    depth = {}
+
+    def level(name):
+        if name not in depth:
+            requires = BY_NAME[name].requires if name in BY_NAME else ("kube-apiserver",)
+            depth[name] = 1 + max([level(r) for r in requires] or [-1])
+        return depth[name]
+
+    names = list(COMPONENTS) + [OBJECTS]
+    levels = [[] for _dummy in range(max(level(n) for n in names) + 1)]
+    for name in names:
+        levels[depth[name]].append(name)
+    return levels
+
+
+def validate_ports(ports, var_name="ports"):
+    """Merge ``ports`` over the defaults and validate; raise EmbeddedError naming the bad key."""
+    merged = dict(DEFAULT_PORTS)
+    for key, value in (ports or {}).items():
+        if key not in DEFAULT_PORTS:
+            raise EmbeddedError(
+                "%s: unknown key %r; valid keys: %s" % (var_name, key, ", ".join(sorted(DEFAULT_PORTS)))
+            )
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise EmbeddedError("%s.%s: %r is not a port number (1-65535)" % (var_name, key, value))
+        if isinstance(value, bool) or not 1 <= number <= 65535:
+            raise EmbeddedError("%s.%s: %r is not a port number (1-65535)" % (var_name, key, value))
+        merged[key] = number
+    seen = {}
+    given = set((ports or {}).keys())
+    # Defaults first, so a collision is reported on the key the caller set.
+    for key in sorted(merged, key=lambda k: (k in given, k)):
+        port = merged[key]
+        if port == INMEMORY_DEBUG_PORT or INMEMORY_RESERVED[0] <= port <= INMEMORY_RESERVED[1]:
+            raise EmbeddedError(
+                "%s.%s: %d is reserved for the in-memory backend of CAPD (%d and %d-%d); choose another port"
+                % (var_name, key, port, INMEMORY_DEBUG_PORT, INMEMORY_RESERVED[0], INMEMORY_RESERVED[1])
+            )
+        if port in seen:
+            raise EmbeddedError(
+                "%s.%s: port %d is also used for %s.%s; every port must be distinct"
+                % (var_name, key, port, var_name, seen[port])
+            )
+        seen[port] = key
+    return merged

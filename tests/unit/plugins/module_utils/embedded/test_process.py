@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Process supervision (no cluster): spawning detached, pid records, stop, listeners."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import sys
+import time
+
+import pytest
+
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import process
+from ansible_collections.scs.kaas.plugins.module_utils.errors import EmbeddedError
+
+
+def test_spawn_detached_survives_and_is_not_our_child(tmp_path):
+    log = str(tmp_path / "sleep.log")
+    pid = process.spawn_detached(["/bin/sh", "-c", "echo hello; exec sleep 30"], {"PATH": "/usr/bin:/bin"}, log, str(tmp_path))
+    try:
+        start = process.proc_starttime(pid)
+        assert start is not None
+        with open("/proc/%d/stat" % pid) as handle:
+            stat = handle.read()
+        fields = stat[stat.rfind(")") + 2:].split()
+        assert int(fields[1]) != os.getpid()  # reparented, not our child
+        assert int(fields[3]) == pid  # own session
+        deadline = time.time() + 5
+        while time.time() < deadline and "hello" not in open(log).read():
+            time.sleep(0.05)
+        assert "hello" in open(log).read()
+        assert os.stat(log).st_mode & 0o777 == 0o600
+    finally:
+        os.kill(pid, 9)
+    deadline = time.time() + 5
+    while time.time() < deadline and process.proc_starttime(pid) is not None:
+        time.sleep(0.05)
+    assert process.proc_starttime(pid) is None
+
+
+def test_spawn_failure_is_reported(tmp_path):
+    with pytest.raises(EmbeddedError, match="cannot start /nonexistent/binary"):
+        process.spawn_detached(["/nonexistent/binary"], {}, str(tmp_path / "x.log"), str(tmp_path))
+
+
+def test_listeners_parses_ss(tmp_path):
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    try:
+        port = sock.getsockname()[1]
+        mine = [e for e in process.listeners() if e["port"] == port]
+        assert mine and mine[0]["address"] == "127.0.0.1"
+        assert (os.path.basename(sys.executable).split(".")[0][:6] in mine[0]["processes"][0][0]
+                or mine[0]["processes"][0][1] == os.getpid())
+    finally:
+        sock.close()
+
+
+def _supervisor(tmp_path):
+    for sub in ("pids", "logs"):
+        (tmp_path / sub).mkdir()
+    return process.Supervisor(str(tmp_path / "pids"), str(tmp_path / "logs"), str(tmp_path))
+
+
+def test_supervisor_records_starts_and_stops_only_its_process(tmp_path):
+    sup = _supervisor(tmp_path)
+    record = sup.start("sleeper", ["/bin/sleep", "30"], {"PATH": "/usr/bin:/bin"}, {"ports": {}})
+    assert record["binary"] == "/bin/sleep" and record["starttime"] == process.proc_starttime(record["pid"])
+    assert os.stat(sup.pid_file("sleeper")).st_mode & 0o777 == 0o600
+    assert sup.running("sleeper")["argv_live"] == ["/bin/sleep", "30"]
+    assert sup.gone("sleeper") is None
+    assert sup.stop("sleeper", timeout=10) is True
+    assert process.proc_starttime(record["pid"]) is None
+    assert not os.path.exists(sup.pid_file("sleeper"))
+    assert sup.stop("sleeper", timeout=10) is False
+
+
+def test_a_record_whose_pid_now_runs_something_else_is_not_ours(tmp_path):
+    sup = _supervisor(tmp_path)
+    with open(sup.pid_file("fake"), "w") as handle:
+        # Our own pid with the wrong binary: never to be signalled.
+        handle.write('{"pid": %d, "starttime": %d, "binary": "/bin/sleep"}'
+                     % (os.getpid(), process.proc_starttime(os.getpid())))
+    assert sup.running("fake") is None
+    assert sup.gone("fake").startswith("pid %d runs " % os.getpid())
+    assert sup.stop("fake", timeout=1) is False
+    assert not os.path.exists(sup.pid_file("fake"))
