@@ -127,8 +127,8 @@ def report_starts(figures, steps):
     print("%-6s %10s %10s %10s   %s" % ("start", "median s", "min s", "max s", "load (1/5/15 min) per run"))
     for kind in ("cold", "warm"):
         secs = [s for s, _l in figures[kind]]
-        print("%-6s %10.1f %10.1f %10.1f   %s" % (kind, statistics.median(secs), min(secs), max(secs),
-                                                   " | ".join(l for _s, l in figures[kind])))
+        loads = " | ".join(load for _secs, load in figures[kind])
+        print("%-6s %10.1f %10.1f %10.1f   %s" % (kind, statistics.median(secs), min(secs), max(secs), loads))
     for kind in ("cold", "warm"):
         keys = []
         for entry in steps[kind]:
@@ -195,6 +195,7 @@ def lifecycle(mc, results):
 
 
 def main():
+    helpers.enter_private_netns()  # its own management cluster: never beside another one
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--state-dir", help="state directory (default: a new temporary one, removed afterwards)")
     parser.add_argument("--skip-lifecycle", action="store_true", help="only measure starts")

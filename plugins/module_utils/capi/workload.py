@@ -17,11 +17,11 @@ __metaclass__ = type
 
 import base64
 import os
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.scs.kaas.plugins.module_utils import files
 from ansible_collections.scs.kaas.plugins.module_utils.capi import cloud_refs, field_paths, topology, validation
 from ansible_collections.scs.kaas.plugins.module_utils.kube import apply as kube_apply
 from ansible_collections.scs.kaas.plugins.module_utils.kube import wait as kube_wait
@@ -348,21 +348,11 @@ class WorkloadClusters(object):
             return
         if not os.path.isdir(self.kubeconfig_dir):
             os.makedirs(self.kubeconfig_dir, 0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.kubeconfig_dir, prefix=".kubeconfig-")
         try:
-            try:
-                os.fchmod(fd, 0o600)
-                view = memoryview(content)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, path)
-        except (IOError, OSError):
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+            files.write_atomic(path, content, 0o600)
+        except files.UnsafeDestination as exc:
+            res.fail("workload_cluster_kubeconfig_dir: %s" % exc)
+            return
         res.changed = True
 
     # -- absent ----------------------------------------------------------------------------

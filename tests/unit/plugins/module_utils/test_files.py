@@ -45,3 +45,26 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path):
     with open(path) as handle:
         assert handle.read() == "old"
     assert sorted(os.listdir(str(tmp_path))) == ["kubeconfig"]
+
+
+def test_a_world_writable_directory_is_refused_before_anything_is_written(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp
+    with pytest.raises(files.UnsafeDestination) as err:
+        files.write_atomic(str(shared / "cluster.kubeconfig"), b"secret", 0o600)
+    assert "writable by every user" in str(err.value) and "1777" in str(err.value)
+    assert os.listdir(str(shared)) == []
+
+
+def test_a_file_of_another_user_is_not_replaced(tmp_path):
+    if os.geteuid() != 0:
+        pytest.fail("this check needs root to hand a file to another user (the e2e and CI machines run as root)")
+    path = tmp_path / "cluster.kubeconfig"
+    path.write_bytes(b"theirs")
+    os.chown(str(path), 4242, 4242)
+    with pytest.raises(files.UnsafeDestination) as err:
+        files.write_atomic(str(path), b"ours", 0o600)
+    assert "uid 4242" in str(err.value)
+    assert path.read_bytes() == b"theirs"
+    assert sorted(os.listdir(str(tmp_path))) == ["cluster.kubeconfig"]
