@@ -57,6 +57,16 @@ class Errors(object):
             msg += "; %s" % valid
         self.messages.append(msg)
 
+    def parsed(self, var, value, parse):
+        """``parse(value)`` (None stays None), or None after recording why it is invalid."""
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except values.Invalid as exc:
+            self.add(var, value, exc.problem, exc.valid)
+            return None
+
     def raw(self, message):
         self.messages.append(message)
 
@@ -338,13 +348,7 @@ def cidr_list(errors, var, value, _context):
 def node_cidr(errors, var, value, _context):
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
-    if value is None:
-        return None
-    try:
-        return values.cidr(value)
-    except values.Invalid as exc:
-        errors.add(var, value, exc.problem, exc.valid)
-        return None
+    return errors.parsed(var, value, values.cidr)
 
 
 def network(errors, var, raw, out, _context):

@@ -47,13 +47,7 @@ check_rfc1123_label = checks.rfc1123_label
 
 def parse_duration(errors, var, value):
     """Seconds from an int or a string like '90s', '5m', '1h30m'; None when unset or invalid."""
-    if value is None:
-        return None
-    try:
-        return values.duration(value)
-    except values.Invalid as exc:
-        errors.add(var, value, exc.problem, exc.valid)
-        return None
+    return errors.parsed(var, value, values.duration)
 
 
 def _resolve_class(errors, var, raw, version):
