@@ -15,11 +15,11 @@ import helpers
 
 helpers.ensure_collection_path()
 
-from ansible_collections.scs.kaas.plugins.module_utils.embedded.process import (  # noqa: E402,F401
-    listeners,
-    proc_cmdline,
-    proc_starttime,
-)
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import process  # noqa: E402
+
+listeners = process.listeners
+proc_cmdline = process.proc_cmdline
+proc_starttime = process.proc_starttime
 
 
 def proc_status_kb(pid, field):
