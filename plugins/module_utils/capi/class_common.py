@@ -263,6 +263,36 @@ def kubeadm_config_template(name, spec):
     }
 
 
+_TEMPLATE_SUFFIXES = (
+    ("cluster", "-cluster"),
+    ("control_plane", "-control-plane"),
+    ("control_plane_machine", "-control-plane-machine"),
+    ("worker_machine", "-default-worker-machine"),
+    ("worker_bootstrap", "-default-worker-bootstrap"),
+)
+
+
+def template_names(class_name):
+    """Names of a class's templates: part -> class name plus the part's suffix."""
+    return dict((part, class_name + suffix) for part, suffix in _TEMPLATE_SUFFIXES)
+
+
+def class_over_templates(name, infrastructure_api, cluster_template_kind, machine_template_kind, variables, patches):
+    """The ClusterClass ``name`` referring to the templates named by ``template_names(name)``."""
+    names = template_names(name)
+    return cluster_class(
+        name,
+        infrastructure_ref=template_ref(infrastructure_api, cluster_template_kind, names["cluster"]),
+        control_plane_ref=template_ref(API_CONTROL_PLANE, KIND_KCPT, names["control_plane"]),
+        control_plane_machine_ref=template_ref(infrastructure_api, machine_template_kind,
+                                               names["control_plane_machine"]),
+        worker_bootstrap_ref=template_ref(API_BOOTSTRAP, KIND_KCT, names["worker_bootstrap"]),
+        worker_infrastructure_ref=template_ref(infrastructure_api, machine_template_kind, names["worker_machine"]),
+        variables=variables,
+        patches=patches,
+    )
+
+
 def cluster_class(name, infrastructure_ref, control_plane_ref, control_plane_machine_ref,
                   worker_bootstrap_ref, worker_infrastructure_ref, variables, patches):
     return {

@@ -51,13 +51,7 @@ def _dev_machine_template(name, backend):
 def _build(backend, name, minor):
     """Objects of one class; ``minor`` is part of the name only (no per-minor settings yet)."""
     del minor
-    names = {
-        "cluster": name + "-cluster",
-        "control_plane": name + "-control-plane",
-        "control_plane_machine": name + "-control-plane-machine",
-        "worker_machine": name + "-default-worker-machine",
-        "worker_bootstrap": name + "-default-worker-bootstrap",
-    }
+    names = common.template_names(name)
     cluster_backend = {"inMemory": {}} if backend == "inmemory" else {"docker": {}}
     objects = [
         {
@@ -77,17 +71,8 @@ def _build(backend, name, minor):
             "joinConfiguration": {"nodeRegistration": _node_registration()},
         }),
     ]
-    objects.insert(0, common.cluster_class(
-        name,
-        infrastructure_ref=common.template_ref(API_DEV, KIND_DEV_CLUSTER_TEMPLATE, names["cluster"]),
-        control_plane_ref=common.template_ref(common.API_CONTROL_PLANE, common.KIND_KCPT, names["control_plane"]),
-        control_plane_machine_ref=common.template_ref(API_DEV, KIND_DEV_MACHINE_TEMPLATE,
-                                                      names["control_plane_machine"]),
-        worker_bootstrap_ref=common.template_ref(common.API_BOOTSTRAP, common.KIND_KCT, names["worker_bootstrap"]),
-        worker_infrastructure_ref=common.template_ref(API_DEV, KIND_DEV_MACHINE_TEMPLATE, names["worker_machine"]),
-        variables=common.common_variables(),
-        patches=common.common_patches(),
-    ))
+    objects.insert(0, common.class_over_templates(name, API_DEV, KIND_DEV_CLUSTER_TEMPLATE, KIND_DEV_MACHINE_TEMPLATE, variables=common.common_variables(),
+                                                  patches=common.common_patches()))
     return objects
 
 

@@ -407,13 +407,7 @@ def _machine_template(name, flavor):
 
 def build_openstack_v1(name, minor):
     del minor
-    names = {
-        "cluster": name + "-cluster",
-        "control_plane": name + "-control-plane",
-        "control_plane_machine": name + "-control-plane-machine",
-        "worker_machine": name + "-default-worker-machine",
-        "worker_bootstrap": name + "-default-worker-bootstrap",
-    }
+    names = common.template_names(name)
     objects = [
         {
             "apiVersion": API_CAPO,
@@ -444,15 +438,6 @@ def build_openstack_v1(name, minor):
             "joinConfiguration": {"nodeRegistration": _node_registration()},
         }),
     ]
-    objects.insert(0, common.cluster_class(
-        name,
-        infrastructure_ref=common.template_ref(API_CAPO, KIND_CLUSTER_TEMPLATE, names["cluster"]),
-        control_plane_ref=common.template_ref(common.API_CONTROL_PLANE, common.KIND_KCPT, names["control_plane"]),
-        control_plane_machine_ref=common.template_ref(API_CAPO, KIND_MACHINE_TEMPLATE,
-                                                      names["control_plane_machine"]),
-        worker_bootstrap_ref=common.template_ref(common.API_BOOTSTRAP, common.KIND_KCT, names["worker_bootstrap"]),
-        worker_infrastructure_ref=common.template_ref(API_CAPO, KIND_MACHINE_TEMPLATE, names["worker_machine"]),
-        variables=common.common_variables() + openstack_variables(),
-        patches=common.common_patches() + openstack_patches(),
-    ))
+    objects.insert(0, common.class_over_templates(name, API_CAPO, KIND_CLUSTER_TEMPLATE, KIND_MACHINE_TEMPLATE, variables=common.common_variables() + openstack_variables(),
+                                                  patches=common.common_patches() + openstack_patches()))
     return objects
