@@ -109,15 +109,40 @@ messages:
   elements: str
 """
 
-from ansible_collections.scs.kaas.plugins.module_utils.embedded.build import BuildModuleBase
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import build
+from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
 
 
-class EmbeddedBuildModule(BuildModuleBase):
-    pass
+class EmbeddedBuildModule(KaasModule):
+    argument_spec = dict(
+        source_dir=dict(type="path", required=True),
+        cache_dir=dict(type="path"),
+        components=dict(type="list", elements="str", choices=list(build.COMPONENT_NAMES)),
+    )
+    kubeconfig_options = False
+
+    def __init__(self):
+        self.messages = []
+        super(EmbeddedBuildModule, self).__init__()
+
+    def log(self, msg):
+        self.messages.append(msg)
+        self.module.debug(msg)
+
+    def failure_result(self):
+        return {"messages": self.messages}
+
+    def run(self):
+        p = self.params
+        result = build.ensure_binaries(p["source_dir"], cache_dir=p.get("cache_dir"), components=p.get("components"),
+                                       log=self.log, check_mode=self.module.check_mode)
+        result["changed"] = bool(result["built"])
+        result["messages"] = self.messages
+        return result
 
 
 def main():
-    EmbeddedBuildModule().main()
+    EmbeddedBuildModule()()
 
 
 if __name__ == "__main__":

@@ -83,17 +83,17 @@ def module_dirs(tmp_path):
     _provider(os.path.join(capi, "core"), by_key["core"],
               [_crd("clusters.cluster.x-k8s.io", ["v1beta1", "v1beta2"])],
               conversion=["clusters.cluster.x-k8s.io"])
-    _provider(os.path.join(capi, "bootstrap", "kubeadm"), by_key["bootstrap"],
+    _provider(os.path.join(capi, "bootstrap", "kubeadm"), by_key["bootstrap-kubeadm"],
               [_crd("kubeadmconfigs.bootstrap.cluster.x-k8s.io", ["v1beta1", "v1beta2"])], contract,
               ["kubeadmconfigs.bootstrap.cluster.x-k8s.io"])
-    _provider(os.path.join(capi, "controlplane", "kubeadm"), by_key["controlplane"],
+    _provider(os.path.join(capi, "controlplane", "kubeadm"), by_key["control-plane-kubeadm"],
               [_crd("kubeadmcontrolplanes.controlplane.cluster.x-k8s.io", ["v1beta1", "v1beta2"])], contract,
               ["kubeadmcontrolplanes.controlplane.cluster.x-k8s.io"])
-    _provider(os.path.join(test, "infrastructure", "docker"), by_key["docker"],
+    _provider(os.path.join(test, "infrastructure", "docker"), by_key["infrastructure-docker"],
               [_crd("devclusters.infrastructure.cluster.x-k8s.io", ["v1beta1", "v1beta2"]),
                _crd("devmachinepools.infrastructure.cluster.x-k8s.io", ["v1beta2"])], contract,
               ["devclusters.infrastructure.cluster.x-k8s.io", "devmachinepools.infrastructure.cluster.x-k8s.io"])
-    _provider(capo, by_key["openstack"],
+    _provider(capo, by_key["infrastructure-openstack"],
               [_crd("openstackclusters.infrastructure.cluster.x-k8s.io", ["v1beta1"]),
                _crd("openstackmachines.infrastructure.cluster.x-k8s.io", ["v1alpha7", "v1beta1"])],
               {"cluster.x-k8s.io/v1beta1": "v1beta1"},
