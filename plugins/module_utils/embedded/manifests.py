@@ -77,6 +77,7 @@ def embedded_providers():
     return tuple(out)
 
 
+# As the catalog and the registry are at import time; the functions below read them at call time.
 PROVIDERS = embedded_providers()
 
 CLUSTERCTL_CRD = "cmd/clusterctl/config/manifest/clusterctl-api.yaml"
@@ -226,7 +227,7 @@ def crds(module_dirs, webhook_ports, webhook_ca_pem):
     bundle = ca_bundle(webhook_ca_pem)
     out = []
     warnings = []
-    for provider in PROVIDERS:
+    for provider in embedded_providers():
         pdir = provider_dir(provider, module_dirs)
         provider_defaults(provider, pdir)
         files, contract, conversion = _crd_plan(pdir)
@@ -283,7 +284,7 @@ def webhook_configurations(module_dirs, webhook_ports, webhook_ca_pem):
     """Mutating/validating webhook configurations of every provider whose manager runs here."""
     bundle = ca_bundle(webhook_ca_pem)
     out = []
-    for provider in PROVIDERS:
+    for provider in embedded_providers():
         manager = provider["manager"]
         if not manager:
             continue
@@ -311,7 +312,7 @@ def webhook_configurations(module_dirs, webhook_ports, webhook_ca_pem):
 
 def namespaces():
     out = []
-    for provider in PROVIDERS:
+    for provider in embedded_providers():
         if not provider["manager"]:
             continue
         out.append({
@@ -328,7 +329,7 @@ def namespaces():
 def inventory(module_dirs):
     """clusterctl ``Provider`` objects for the providers whose controllers run here."""
     out = []
-    for provider in PROVIDERS:
+    for provider in embedded_providers():
         if not provider["manager"]:
             continue
         version = module_version(module_dirs[provider["module"]])

@@ -17,9 +17,9 @@ A provider entry (``PROVIDERS``, keyed by our short key) holds:
                   above its ``config/`` is the provider's source (:func:`source_dir`), where the
                   embedded cluster reads the raw ``config/crd`` and ``config/webhook`` files
 ``name_prefix``   kustomize ``namePrefix`` of ``config/default`` (the embedded cluster cross-checks
-                  it and prefixes the webhook configurations with it); None: not read here
+                  it and prefixes the webhook configurations with it)
 ``module_dir``    name of the module's directory in the embedded build's ``module_dirs`` result
-                  (only for providers the embedded cluster installs)
+                  (read when the embedded cluster installs the provider)
 ``repository``    whether the local clusterctl repository ships the provider (``PROVIDERS``);
                   the development provider (CAPD) runs only in the embedded cluster
 ``components``    file name of the components in the repository (upstream release name)
@@ -149,8 +149,8 @@ CATALOG = {
         "feature_gates": {},
         "deployment": "caaph-controller-manager",
         "pull_policy": "IfNotPresent",
-        "name_prefix": None,
-        "module_dir": None,
+        "name_prefix": "caaph-",
+        "module_dir": "cluster-api-addon-provider-helm",
         "repository": True,
     },
     # The development provider: its controller (with the in-memory backend) runs in the embedded
@@ -185,8 +185,8 @@ CATALOG = {
         "feature_gates": {},
         "deployment": "orc-controller-manager",
         "pull_policy": None,
-        "name_prefix": None,
-        "module_dir": None,
+        "name_prefix": "orc-",
+        "module_dir": "openstack-resource-controller",
         "repository": True,
     },
     "cso": {
@@ -201,8 +201,8 @@ CATALOG = {
         "feature_gates": {},
         "deployment": "cso-controller-manager",
         "pull_policy": None,
-        "name_prefix": None,
-        "module_dir": None,
+        "name_prefix": "cso-",
+        "module_dir": "cluster-stack-operator",
         "repository": True,
     },
 }
