@@ -59,6 +59,7 @@ CLUSTERCTL_CORE_LABEL = "clusterctl.cluster.x-k8s.io/core"
 CLUSTERCTL_CORE_INVENTORY = "inventory"
 CLUSTERCTL_API_VERSION = "clusterctl.cluster.x-k8s.io/v1alpha3"
 
+
 def embedded_providers():
     """The providers the embedded cluster installs, from the catalog (``providers/catalog.py``)
     and the registry (which manager serves which catalog key): ``key`` (catalog key), ``module``
