@@ -39,11 +39,13 @@ options:
       - Defaults to E(SCS_KAAS_CACHE_DIR), else C(~/.cache/scs-kaas).
     type: path
   components:
-    description: Components to build or find; all of them when omitted.
+    description:
+      - Components to build or find; all of them when omitted.
+      - Names of the embedded component registry's records and tools, for example V(etcd),
+        V(kube-apiserver), V(capi-manager), V(capd-manager), V(clusterctl) or V(kubectl). An unknown
+        name fails before anything is built, and the message lists the valid names.
     type: list
     elements: str
-    choices: [etcd, kube-apiserver, kube-controller-manager, capi-manager, kubeadm-bootstrap-manager,
-              kubeadm-control-plane-manager, capd-manager, clusterctl, kubectl]
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -117,7 +119,8 @@ class EmbeddedBuildModule(KaasModule):
     argument_spec = dict(
         source_dir=dict(type="path", required=True),
         cache_dir=dict(type="path"),
-        components=dict(type="list", elements="str", choices=list(build.COMPONENT_NAMES)),
+        # No ``choices``: the registry is the list (ensure_binaries refuses unknown names first).
+        components=dict(type="list", elements="str"),
     )
     kubeconfig_options = False
 
