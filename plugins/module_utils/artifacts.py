@@ -38,13 +38,15 @@ import hashlib
 import os
 import re
 
+from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
+
 VERIFIED = "verified"
 UNVERIFIED = "unverified"
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-class ArtifactError(ValueError):
+class ArtifactError(KaasError, ValueError):
     """An artifact is unknown, unverified or does not match its checksum."""
 
 

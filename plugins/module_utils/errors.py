@@ -24,3 +24,7 @@ class KaasError(Exception):
 
 class EmbeddedError(KaasError):
     """Failure of the embedded management cluster."""
+
+
+class BuildError(KaasError):
+    """Raised when a binary cannot be built or the edit step does not apply."""

@@ -89,6 +89,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins
+from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 
 __all__ = [
     "VersionError",
@@ -114,7 +115,7 @@ _VALID_FORMS = "v1.34.2, 1.34.2, v1.34, 1.34 or 1.34.x"
 _EXACT_FORMS = "v1.34.2 or 1.34.2"
 
 
-class VersionError(ValueError):
+class VersionError(KaasError, ValueError):
     """An invalid Kubernetes version or a forbidden upgrade step."""
 
 

@@ -94,13 +94,11 @@ url:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native
-
 from ansible_collections.scs.kaas.plugins.module_utils import artifacts
+from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
 
 
-class ArtifactVerify(object):
+class ArtifactVerify(KaasModule):
     argument_spec = dict(
         name=dict(type="str", required=True),
         version=dict(type="str", required=True),
@@ -111,26 +109,21 @@ class ArtifactVerify(object):
         allow_unverified=dict(type="bool", default=False),
         var_name=dict(type="str", default="artifact"),
     )
+    kubeconfig_options = False
 
-    def __init__(self):
-        self.module = AnsibleModule(argument_spec=self.argument_spec, supports_check_mode=True)
-
-    def __call__(self):
-        p = self.module.params
-        try:
-            expected = artifacts.expected_sha256(p["name"], p["version"], p["arch"], p["filename"],
-                                                 overrides=p["overrides"], allow_unverified=p["allow_unverified"],
-                                                 var_name=p["var_name"])
-            result = {"changed": False, "sha256": expected["sha256"], "origin": expected["origin"],
-                      "source": expected["entry"]["source"], "url": expected["entry"]["url"]}
-            if p["path"]:
-                result["actual_sha256"] = artifacts.verify_file(p["path"], expected, p["var_name"])
-        except artifacts.ArtifactError as err:
-            self.module.fail_json(msg=to_native(err))
+    def run(self):
+        p = self.params
+        expected = artifacts.expected_sha256(p["name"], p["version"], p["arch"], p["filename"],
+                                             overrides=p["overrides"], allow_unverified=p["allow_unverified"],
+                                             var_name=p["var_name"])
+        result = {"changed": False, "sha256": expected["sha256"], "origin": expected["origin"],
+                  "source": expected["entry"]["source"], "url": expected["entry"]["url"]}
+        if p["path"]:
+            result["actual_sha256"] = artifacts.verify_file(p["path"], expected, p["var_name"])
         if expected["origin"] == "unverified-allowed":
             self.module.warn("%s: %s/%s/%s/%s installed WITHOUT a verified checksum (allow_unverified)"
                              % (p["var_name"], p["name"], p["version"], p["arch"], p["filename"]))
-        self.module.exit_json(**result)
+        return result
 
 
 def main():

@@ -39,11 +39,13 @@ options:
       - Defaults to E(SCS_KAAS_CACHE_DIR), else C(~/.cache/scs-kaas).
     type: path
   components:
-    description: Components to build or find; all of them when omitted.
+    description:
+      - Components to build or find; all of them when omitted.
+      - Names of the embedded component registry's records and tools, for example V(etcd),
+        V(kube-apiserver), V(capi-manager), V(capd-manager), V(clusterctl) or V(kubectl). An unknown
+        name fails before anything is built, and the message lists the valid names.
     type: list
     elements: str
-    choices: [etcd, kube-apiserver, kube-controller-manager, capi-manager, kubeadm-bootstrap-manager,
-              kubeadm-control-plane-manager, capd-manager, clusterctl, kubectl]
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -109,15 +111,41 @@ messages:
   elements: str
 """
 
-from ansible_collections.scs.kaas.plugins.module_utils.embedded.build import BuildModuleBase
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import build
+from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
 
 
-class EmbeddedBuildModule(BuildModuleBase):
-    pass
+class EmbeddedBuildModule(KaasModule):
+    argument_spec = dict(
+        source_dir=dict(type="path", required=True),
+        cache_dir=dict(type="path"),
+        # No ``choices``: the registry is the list (ensure_binaries refuses unknown names first).
+        components=dict(type="list", elements="str"),
+    )
+    kubeconfig_options = False
+
+    def __init__(self):
+        self.messages = []
+        super(EmbeddedBuildModule, self).__init__()
+
+    def log(self, msg):
+        self.messages.append(msg)
+        self.module.debug(msg)
+
+    def failure_result(self):
+        return {"messages": self.messages}
+
+    def run(self):
+        p = self.params
+        result = build.ensure_binaries(p["source_dir"], cache_dir=p.get("cache_dir"), components=p.get("components"),
+                                       log=self.log, check_mode=self.module.check_mode)
+        result["changed"] = bool(result["built"])
+        result["messages"] = self.messages
+        return result
 
 
 def main():
-    EmbeddedBuildModule().main()
+    EmbeddedBuildModule()()
 
 
 if __name__ == "__main__":

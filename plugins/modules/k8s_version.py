@@ -153,14 +153,12 @@ steps:
   sample: ["v1.35.4"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native
-
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils import versions
+from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
 
 
-class K8sVersionModule(object):
+class K8sVersionModule(KaasModule):
     argument_spec = dict(
         version=dict(type="str", required=True),
         current=dict(type="str"),
@@ -170,19 +168,9 @@ class K8sVersionModule(object):
         available=dict(type="list", elements="str"),
         multi_step=dict(type="bool", default=False),
     )
-
-    def __init__(self):
-        self.module = AnsibleModule(argument_spec=self.argument_spec, supports_check_mode=True)
-        self.params = self.module.params
+    kubeconfig_options = False
 
     def run(self):
-        try:
-            result = self._evaluate()
-        except versions.VersionError as exc:
-            self.module.fail_json(msg=to_native(exc))
-        self.module.exit_json(changed=False, **result)
-
-    def _evaluate(self):
         p = self.params
         var_name = p["var_name"]
         minor_range = p["minor_range"] if p["minor_range"] is not None else list(pins.CAPI_WORKLOAD_MINOR_RANGE)
@@ -233,7 +221,7 @@ class K8sVersionModule(object):
 
 
 def main():
-    K8sVersionModule().run()
+    K8sVersionModule()()
 
 
 if __name__ == "__main__":

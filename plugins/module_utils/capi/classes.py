@@ -30,6 +30,7 @@ from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils.capi import class_common
 from ansible_collections.scs.kaas.plugins.module_utils.capi import class_dev
 from ansible_collections.scs.kaas.plugins.module_utils.capi import class_openstack
+from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 
 INFRASTRUCTURES = ("inmemory", "docker", "openstack")
 
@@ -65,7 +66,7 @@ _NAME_RE = re.compile(r"^scs-(%s)-(\d+)-(\d+)-v([1-9]\d*)$" % "|".join(INFRASTRU
 _MINOR_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
 
 
-class ClassError(ValueError):
+class ClassError(KaasError, ValueError):
     """Unknown class, infrastructure, minor or revision, or bad variables."""
 
 

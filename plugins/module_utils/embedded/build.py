@@ -4,34 +4,21 @@
 """Build (or find in the cache) the binaries of the embedded management cluster.
 
 Pure Python (standard library only); needs a Go toolchain on ``PATH`` or in ``/usr/local/go/bin``
-(or ``$SCS_KAAS_GO``) only when something has to be built.
+(or ``$SCS_KAAS_GO``) only when something has to be built (``go_tool.py``).
 
-Each component is built from a small wrapper Go module under ``<source_dir>/go/<module>/``
-(committed ``go.mod``/``go.sum``, a ``tool`` directive per upstream main):
-
-==============================  =============  ==============================================
-component                       wrapper module  package
-==============================  =============  ==============================================
-kube-apiserver                  kubernetes     k8s.io/kubernetes/cmd/kube-apiserver
-kube-controller-manager         kubernetes     k8s.io/kubernetes/cmd/kube-controller-manager
-etcd                            etcd           ./ (our own main over .../server/v3/embed)
-capi-manager                    cluster-api    sigs.k8s.io/cluster-api/core
-kubeadm-bootstrap-manager       cluster-api    sigs.k8s.io/cluster-api/bootstrap/kubeadm
-kubeadm-control-plane-manager   cluster-api    sigs.k8s.io/cluster-api/controlplane/kubeadm
-capd-manager                    cluster-api    sigs.k8s.io/cluster-api/test/infrastructure/docker
-clusterctl                      cluster-api    sigs.k8s.io/cluster-api/cmd/clusterctl
-kubectl                         kubectl        k8s.io/kubernetes/cmd/kubectl
-==============================  =============  ==============================================
-
-kubectl has a wrapper module of its own (same k8s.io/kubernetes version and version stamp as the
-kubernetes wrapper): its extra dependencies would otherwise change the kubernetes wrapper's go.mod
-and with it the cache keys of kube-apiserver and kube-controller-manager.
+What is built comes from the component registry (``registry.py``) alone: every record of
+``REGISTRY`` and ``TOOLS`` names its wrapper Go module under ``<source_dir>/go/<module>/``
+(committed ``go.mod``/``go.sum``, a ``tool`` directive per upstream main), its package and its pin;
+``WRAPPER_MODULES`` says how a wrapper's binaries are version-stamped and which modules the edit
+step changes; the module directories handed to the runtime (CRDs and webhook manifests live in
+them) are those of the catalog providers the registry installs (``registry.module_dirs``).
 
 Binaries are cached in ``<cache_dir>/embedded/<component>/<version>-<key>/<component>``, where
 ``key`` hashes everything that determines the binary: the wrapper module's files, the package,
-the linker flags (version stamps), the Go version/platform and the source edit step below.
-A warm call only checks that the files exist and are executable. A build goes to a temporary
-directory that is renamed into place, so an interrupted build never leaves a half binary.
+the linker flags (version stamps), the Go version/platform and the source edit step below
+(``build_cache.py``). A warm call only checks that the files exist and are executable. A build
+goes to a temporary directory that is renamed into place, so an interrupted build never leaves a
+half binary.
 
 Loopback only: the upstream mains give no flag for the webhook server's host, and the in-memory
 backend of CAPD listens on fixed ports on all interfaces. ``EDITS`` lists small string
@@ -50,20 +37,20 @@ import inspect
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
-try:
-    from ansible_collections.scs.kaas.plugins.module_utils import pins as _pins
-except ImportError:  # loaded by path (build-binaries.py): take pins.py next to this package
-    import importlib.util as _ilu
+from ansible_collections.scs.kaas.plugins.module_utils import pins as _pins
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry as _registry
+from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache import (
+    _is_executable, _remove_stale_temp_dirs, cache_key, default_cache_dir)
+from ansible_collections.scs.kaas.plugins.module_utils.embedded.go_tool import (
+    _read_info, _run, download_modules, find_go, go_env, go_toolchain, parse_go_mod_requires, wrapper_dir,
+    wrapper_files)
+from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError
 
-    _spec = _ilu.spec_from_file_location(
-        "scs_kaas_pins", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pins.py"))
-    _pins = _ilu.module_from_spec(_spec)
-    _spec.loader.exec_module(_pins)
+__all__ = ["BuildError", "COMPONENT_NAMES", "ensure_binaries", "default_cache_dir"]
 
 # The development provider (CAPD) lives in the separate module sigs.k8s.io/cluster-api/test. Its
 # v1.14.1 and v1.14.2 sources are not downloadable from the Go module proxy this project can reach
@@ -73,66 +60,49 @@ CLUSTER_API_TEST_MODULE_VERSION = _pins.CLUSTER_API_TEST_VERSION
 
 LOOPBACK = "127.0.0.1"
 
-COMPONENT_NAMES = (
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "capi-manager",
-    "kubeadm-bootstrap-manager",
-    "kubeadm-control-plane-manager",
-    "capd-manager",
-    "clusterctl",
-    "kubectl",
-)
 
-# Wrapper modules: the upstream module whose version is stamped, how it is stamped, and the
-# modules the edit step changes (keys of EDITS).
-WRAPPERS = {
-    "kubernetes": {
-        "version": _pins.KUBERNETES_MANAGEMENT_VERSION,
-        "stamp_module": "k8s.io/kubernetes",
-        "stamp_packages": ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"),
-        "edits": (),
-    },
-    "kubectl": {
-        "version": _pins.KUBERNETES_MANAGEMENT_VERSION,
-        "stamp_module": "k8s.io/kubernetes",
-        "stamp_packages": ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"),
-        "edits": (),
-    },
-    "etcd": {
-        "version": _pins.ETCD_VERSION,
-        "stamp_module": None,
-        "stamp_packages": (),
-        "edits": (),
-    },
-    "cluster-api": {
-        "version": _pins.CLUSTER_API_VERSION,
-        "stamp_module": "sigs.k8s.io/cluster-api",
-        "stamp_packages": ("sigs.k8s.io/cluster-api/version",),
-        "edits": ("sigs.k8s.io/controller-runtime", "sigs.k8s.io/cluster-api/test"),
-    },
-}
+def binaries():
+    """The registry's binaries (components, then tools) by name, in build order."""
+    return dict((b.name, b) for b in tuple(_registry.REGISTRY) + tuple(_registry.TOOLS))
 
-COMPONENTS = {
-    "kube-apiserver": ("kubernetes", "k8s.io/kubernetes/cmd/kube-apiserver"),
-    "kube-controller-manager": ("kubernetes", "k8s.io/kubernetes/cmd/kube-controller-manager"),
-    "etcd": ("etcd", "."),
-    "capi-manager": ("cluster-api", "sigs.k8s.io/cluster-api/core"),
-    "kubeadm-bootstrap-manager": ("cluster-api", "sigs.k8s.io/cluster-api/bootstrap/kubeadm"),
-    "kubeadm-control-plane-manager": ("cluster-api", "sigs.k8s.io/cluster-api/controlplane/kubeadm"),
-    "capd-manager": ("cluster-api", "sigs.k8s.io/cluster-api/test/infrastructure/docker"),
-    "clusterctl": ("cluster-api", "sigs.k8s.io/cluster-api/cmd/clusterctl"),
-    "kubectl": ("kubectl", "k8s.io/kubernetes/cmd/kubectl"),
-}
 
-# Module cache directories handed to the runtime (CRDs and webhook manifests live in them),
-# as (wrapper module, Go module).
-MODULE_DIRS = {
-    "cluster-api": ("cluster-api", "sigs.k8s.io/cluster-api"),
-    "cluster-api-test": ("cluster-api", "sigs.k8s.io/cluster-api/test"),
-    "cluster-api-provider-openstack": ("capo", "sigs.k8s.io/cluster-api-provider-openstack"),
-}
+def wrappers(by_name=None):
+    """Per wrapper module of the registry's binaries: ``version`` (the pin its binaries share,
+    stamped and naming the cache directory), ``stamp_module``, ``stamp_packages``, ``edits``."""
+    out = {}
+    for binary in (by_name or binaries()).values():
+        spec = _registry.wrapper_module(binary.wrapper)
+        entry = out.setdefault(binary.wrapper, {"version": binary.pin, "stamp_module": spec.stamp_module,
+                                                "stamp_packages": spec.stamp_packages, "edits": spec.edits})
+        if entry["version"] != binary.pin:
+            raise BuildError("registry: %s pins wrapper module %s at %s, another binary at %s"
+                             % (binary.name, binary.wrapper, binary.pin, entry["version"]))
+    return out
+
+
+def modules_to_resolve(components):
+    """``{wrapper module: sorted Go modules}`` to download before planning ``components``: the
+    stamped module, the edited modules and the module directories the runtime reads."""
+    specs = wrappers()
+    by_name = binaries()
+    needed = dict((by_name[c].wrapper, set()) for c in components)
+    for wrapper, module in _registry.module_dirs().values():
+        needed.setdefault(wrapper, set()).add(module)
+    for wrapper, modules in needed.items():
+        spec = specs.get(wrapper) or {}
+        modules.update(spec.get("edits") or ())
+        if spec.get("stamp_module"):
+            modules.add(spec["stamp_module"])
+    return dict((w, sorted(m)) for w, m in needed.items())
+
+
+COMPONENT_NAMES = tuple(binaries())
+# (wrapper module, package) per binary, the wrapper specs and (wrapper, Go module) per module
+# directory: views of the registry as it is at import time (callers read them; the build itself
+# reads the registry at call time).
+COMPONENTS = dict((b.name, (b.wrapper, b.package)) for b in binaries().values())
+WRAPPERS = wrappers()
+MODULE_DIRS = _registry.module_dirs()
 
 # The edit step: per Go module, (file, expected upstream text, replacement, expected count).
 # Changing anything here changes the cache key of every binary built with the module.
@@ -170,10 +140,6 @@ EDITS = {
         ),
     ),
 }
-
-
-class BuildError(Exception):
-    """Raised when a binary cannot be built or the edit step does not apply."""
 
 
 def apply_edits(root, edits):
@@ -219,128 +185,6 @@ def edit_step_digest(modules):
     return h.hexdigest()
 
 
-def default_cache_dir():
-    base = os.environ.get("SCS_KAAS_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "scs-kaas")
-    return base
-
-
-def find_go():
-    explicit = os.environ.get("SCS_KAAS_GO")
-    candidates = [explicit] if explicit else []
-    found = shutil.which("go")
-    if found:
-        candidates.append(found)
-    candidates.append("/usr/local/go/bin/go")
-    for candidate in candidates:
-        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    raise BuildError("no Go toolchain found: install Go >= %s (go on PATH, /usr/local/go/bin/go "
-                     "or SCS_KAAS_GO)" % _pins.GO_MIN_VERSION)
-
-
-def go_env():
-    env = dict(os.environ)
-    env["GOFLAGS"] = "-mod=readonly"
-    env["GOTOOLCHAIN"] = "local"
-    env["GOWORK"] = "off"
-    return env
-
-
-def _run(argv, cwd, env, what):
-    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, check=False)
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-30:])
-        raise BuildError("%s failed (exit %d): %s\n%s" % (what, proc.returncode, " ".join(argv), tail))
-    return proc.stdout
-
-
-def _version_tuple(text):
-    parts = text.lstrip("go").split(".")
-    out = []
-    for p in parts[:3]:
-        digits = "".join(ch for ch in p if ch.isdigit())
-        out.append(int(digits or 0))
-    while len(out) < 3:
-        out.append(0)
-    return tuple(out)
-
-
-def go_toolchain(go):
-    """GOVERSION, GOOS, GOARCH and CGO_ENABLED of the toolchain (part of every cache key)."""
-    out = _run([go, "env", "-json", "GOVERSION", "GOOS", "GOARCH", "CGO_ENABLED"], None, go_env(), "go env")
-    info = json.loads(out)
-    if _version_tuple(info["GOVERSION"]) < _version_tuple(_pins.GO_MIN_VERSION):
-        raise BuildError("Go %s is too old: the embedded components need Go >= %s"
-                         % (info["GOVERSION"], _pins.GO_MIN_VERSION))
-    return info
-
-
-def wrapper_dir(source_dir, module):
-    base = os.path.join(source_dir, "go") if os.path.isdir(os.path.join(source_dir, "go")) else source_dir
-    path = os.path.join(base, module)
-    if not os.path.isfile(os.path.join(path, "go.mod")):
-        raise BuildError("wrapper module %r not found: %s has no go.mod (source_dir=%s)" % (module, path, source_dir))
-    return path
-
-
-def wrapper_files(path):
-    """Files of a wrapper module that go into the cache key (go.mod, go.sum, *.go)."""
-    names = sorted(n for n in os.listdir(path) if n in ("go.mod", "go.sum") or n.endswith(".go"))
-    return [os.path.join(path, n) for n in names]
-
-
-def parse_go_mod_requires(text):
-    """``{module: version}`` of the require directives of a go.mod text."""
-    requires = {}
-    in_block = False
-    for raw in text.splitlines():
-        line = raw.split("//", 1)[0].strip()
-        if not line:
-            continue
-        if in_block:
-            if line == ")":
-                in_block = False
-                continue
-            fields = line.split()
-        elif line.startswith("require ("):
-            in_block = True
-            continue
-        elif line.startswith("require "):
-            fields = line.split()[1:]
-        else:
-            continue
-        if len(fields) >= 2:
-            requires[fields[0]] = fields[1]
-    return requires
-
-
-def download_modules(go, wdir, modules, env):
-    """``go mod download -json`` for ``modules`` in the wrapper module; {module: info dict}."""
-    out = _run([go, "mod", "download", "-json"] + list(modules), wdir, env, "go mod download")
-    infos = {}
-    decoder = json.JSONDecoder()
-    pos = 0
-    out = out.strip()
-    while pos < len(out):
-        obj, end = decoder.raw_decode(out, pos)
-        if obj.get("Error"):
-            raise BuildError("go mod download %s: %s" % (obj.get("Path"), obj["Error"]))
-        infos[obj["Path"]] = obj
-        pos = end
-        while pos < len(out) and out[pos].isspace():
-            pos += 1
-    return infos
-
-
-def _read_info(info):
-    path = info.get("Info")
-    if not path or not os.path.isfile(path):
-        return {}
-    with open(path, "r", encoding="utf-8") as f:
-        return json.load(f)
-
-
 def ldflags_for(wrapper, stamp_info):
     """Linker flags: strip symbols, stamp the version packages of ``wrapper``.
 
@@ -348,7 +192,7 @@ def ldflags_for(wrapper, stamp_info):
     the build date is the release time (so the flags, and the cache key, are reproducible) and
     gitCommit is the release commit when the proxy reports it.
     """
-    spec = WRAPPERS[wrapper]
+    spec = wrappers()[wrapper]
     flags = ["-s", "-w"]
     if not spec["stamp_module"]:
         return " ".join(flags)
@@ -368,31 +212,6 @@ def ldflags_for(wrapper, stamp_info):
         for name, value in values:
             flags.append("-X '%s.%s=%s'" % (package, name, value))
     return " ".join(flags)
-
-
-def cache_key(files, package, ldflags, toolchain, edit_digest):
-    """Hex key over every input that determines a binary."""
-    h = hashlib.sha256()
-    for path in files:
-        h.update(os.path.basename(path).encode("utf-8") + b"\0")
-        with open(path, "rb") as f:
-            h.update(hashlib.sha256(f.read()).digest())
-    for part in (package, ldflags, json.dumps(toolchain, sort_keys=True), edit_digest, "-trimpath"):
-        h.update(b"\0" + part.encode("utf-8"))
-    return h.hexdigest()[:16]
-
-
-def _is_executable(path):
-    return os.path.isfile(path) and os.access(path, os.X_OK)
-
-
-def _remove_stale_temp_dirs(parent, max_age=6 * 3600):
-    """Remove temporary build directories an interrupted build left behind (older than max_age)."""
-    now = time.time()
-    for name in os.listdir(parent):
-        path = os.path.join(parent, name)
-        if name.startswith(".tmp-") and os.path.isdir(path) and now - os.stat(path).st_mtime > max_age:
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def _escape(module):
@@ -430,27 +249,23 @@ def _plan(go, source_dir, cache_dir, components, toolchain, env, log, timings):
     plan = {}
     module_dirs = {}
     infos_by_wrapper = {}
-    wrappers_needed = sorted({COMPONENTS[c][0] for c in components} | {w for w, _m in MODULE_DIRS.values()})
-    for wrapper in wrappers_needed:
+    specs = wrappers()
+    by_name = binaries()
+    for wrapper, wanted in sorted(modules_to_resolve(components).items()):
         wdir = wrapper_dir(source_dir, wrapper)
         with open(os.path.join(wdir, "go.mod"), "r", encoding="utf-8") as f:
             requires = parse_go_mod_requires(f.read())
-        wanted = set(WRAPPERS.get(wrapper, {}).get("edits", ()))
-        stamp = WRAPPERS.get(wrapper, {}).get("stamp_module")
-        if stamp:
-            wanted.add(stamp)
-        wanted |= {m for w, m in MODULE_DIRS.values() if w == wrapper}
         missing = sorted(m for m in wanted if m not in requires)
         if missing:
             raise BuildError("wrapper module %s: go.mod does not require %s" % (wdir, ", ".join(missing)))
         start = time.time()
-        infos_by_wrapper[wrapper] = download_modules(go, wdir, sorted(wanted), env) if wanted else {}
+        infos_by_wrapper[wrapper] = download_modules(go, wdir, wanted, env) if wanted else {}
         timings.setdefault("resolve", {})[wrapper] = round(time.time() - start, 2)
-    for name, (wrapper, module) in MODULE_DIRS.items():
+    for name, (wrapper, module) in _registry.module_dirs().items():
         module_dirs[name] = infos_by_wrapper[wrapper][module]["Dir"]
     for name in components:
-        wrapper, package = COMPONENTS[name]
-        spec = WRAPPERS[wrapper]
+        wrapper, package = by_name[name].wrapper, by_name[name].package
+        spec = specs[wrapper]
         wdir = wrapper_dir(source_dir, wrapper)
         infos = infos_by_wrapper[wrapper]
         stamp_info = _read_info(infos[spec["stamp_module"]]) if spec["stamp_module"] else {}
@@ -476,7 +291,7 @@ def _prepare_workdir(go, wrapper, wdir, infos, cache_dir, env, log):
     for path in wrapper_files(wdir):
         shutil.copy2(path, os.path.join(work, os.path.basename(path)))
     patched = {}
-    edits = WRAPPERS[wrapper]["edits"]
+    edits = wrappers()[wrapper]["edits"]
     if edits:
         digest = edit_step_digest(edits)
         for module in edits:
@@ -498,12 +313,13 @@ def ensure_binaries(source_dir, cache_dir=None, components=None, log=_stderr_log
     "built": [components built by this call], "patched_sources": {module: dir}}``. In check mode
     nothing is built; ``built`` lists what would be built and ``binaries`` still names the paths.
     """
+    names = list(binaries())
     if components is None:
-        components = list(COMPONENT_NAMES)
-    unknown = [c for c in components if c not in COMPONENTS]
+        components = names
+    unknown = [c for c in components if c not in names]
     if unknown:
-        raise BuildError("unknown component(s) %s; valid: %s" % (", ".join(unknown), ", ".join(COMPONENT_NAMES)))
-    components = [c for c in COMPONENT_NAMES if c in components]
+        raise BuildError("unknown component(s) %s; valid: %s" % (", ".join(unknown), ", ".join(names)))
+    components = [c for c in names if c in components]
     if not os.path.isdir(source_dir):
         raise BuildError("source_dir %s is not a directory" % source_dir)
     cache_dir = os.path.abspath(cache_dir or default_cache_dir())
@@ -575,38 +391,3 @@ def ensure_binaries(source_dir, cache_dir=None, components=None, log=_stderr_log
             shutil.rmtree(work, ignore_errors=True)
     timings["total"] = round(time.time() - start_all, 2)
     return result
-
-
-class BuildModuleBase(object):
-    """Shared base of the ``embedded_build`` module: arguments, errors and results."""
-
-    argument_spec = dict(
-        source_dir=dict(type="path", required=True),
-        cache_dir=dict(type="path"),
-        components=dict(type="list", elements="str", choices=list(COMPONENT_NAMES)),
-    )
-
-    def __init__(self):
-        from ansible.module_utils.basic import AnsibleModule
-
-        self.module = AnsibleModule(argument_spec=self.argument_spec, supports_check_mode=True)
-        self.params = self.module.params
-        self.messages = []
-
-    def log(self, msg):
-        self.messages.append(msg)
-        self.module.debug(msg)
-
-    def run(self):
-        p = self.params
-        return ensure_binaries(p["source_dir"], cache_dir=p.get("cache_dir"), components=p.get("components"),
-                               log=self.log, check_mode=self.module.check_mode)
-
-    def main(self):
-        try:
-            result = self.run()
-        except BuildError as exc:
-            self.module.fail_json(msg=str(exc), messages=self.messages)
-        result["changed"] = bool(result["built"])
-        result["messages"] = self.messages
-        self.module.exit_json(**result)

@@ -38,6 +38,10 @@ import json
 import os
 import re
 
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry as _registry
+from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
+from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog as _catalog
+
 try:
     import yaml
     HAS_YAML = True
@@ -55,46 +59,32 @@ CLUSTERCTL_CORE_LABEL = "clusterctl.cluster.x-k8s.io/core"
 CLUSTERCTL_CORE_INVENTORY = "inventory"
 CLUSTERCTL_API_VERSION = "clusterctl.cluster.x-k8s.io/v1alpha3"
 
-# The providers the embedded cluster installs. ``subdirs`` are tried in order inside the module
-# directory (the CAPD module is the repository's ``test/`` directory, so its provider lives under
-# ``infrastructure/docker``). ``manager`` is the component serving the provider's webhooks;
-# None means its controller does not run here (CRDs only, no webhooks, no inventory entry).
-PROVIDERS = (
-    {
-        "key": "core", "module": "cluster-api", "subdirs": ("core", "."),
-        "label": "cluster-api", "prefix": "capi-", "namespace": "capi-system",
-        "manager": "capi-manager", "provider_name": "cluster-api", "type": "CoreProvider",
-    },
-    {
-        "key": "bootstrap", "module": "cluster-api", "subdirs": ("bootstrap/kubeadm",),
-        "label": "bootstrap-kubeadm", "prefix": "capi-kubeadm-bootstrap-",
-        "namespace": "capi-kubeadm-bootstrap-system",
-        "manager": "kubeadm-bootstrap-manager", "provider_name": "kubeadm", "type": "BootstrapProvider",
-    },
-    {
-        "key": "controlplane", "module": "cluster-api", "subdirs": ("controlplane/kubeadm",),
-        "label": "control-plane-kubeadm", "prefix": "capi-kubeadm-control-plane-",
-        "namespace": "capi-kubeadm-control-plane-system",
-        "manager": "kubeadm-control-plane-manager", "provider_name": "kubeadm",
-        "type": "ControlPlaneProvider",
-    },
-    {
-        "key": "docker", "module": "cluster-api-test",
-        "subdirs": ("infrastructure/docker", "test/infrastructure/docker"),
-        "label": "infrastructure-docker", "prefix": "capd-", "namespace": "capd-system",
-        "manager": "capd-manager", "provider_name": "docker", "type": "InfrastructureProvider",
-    },
-    {
-        "key": "openstack", "module": "cluster-api-provider-openstack", "subdirs": (".",),
-        "label": "infrastructure-openstack", "prefix": "capo-", "namespace": "capo-system",
-        "manager": None, "provider_name": "openstack", "type": "InfrastructureProvider",
-    },
-)
+
+def embedded_providers():
+    """The providers the embedded cluster installs, from the catalog (``providers/catalog.py``)
+    and the registry (which manager serves which catalog key): ``key`` (catalog key), ``module``
+    (name in ``module_dirs``), ``source`` (provider directory inside it), ``label``, ``prefix``,
+    ``namespace``, ``provider_name``, ``type`` and ``manager`` (the component serving the
+    provider's webhooks; None: its controller does not run here, so CRDs only, no webhooks and no
+    inventory entry)."""
+    out = []
+    for key, manager, _wrapper in _registry.embedded_providers():
+        entry = _catalog.provider(key)
+        out.append({
+            "key": key, "module": entry["module_dir"], "source": _catalog.source_dir(entry),
+            "label": _catalog.label(entry), "prefix": entry["name_prefix"], "namespace": entry["namespace"],
+            "manager": manager, "provider_name": entry["name"], "type": entry["type"],
+        })
+    return tuple(out)
+
+
+# As the catalog and the registry are at import time; the functions below read them at call time.
+PROVIDERS = embedded_providers()
 
 CLUSTERCTL_CRD = "cmd/clusterctl/config/manifest/clusterctl-api.yaml"
 
 
-class ManifestError(Exception):
+class ManifestError(KaasError):
     pass
 
 
@@ -167,14 +157,11 @@ def provider_dir(provider, module_dirs):
     base = module_dirs.get(provider["module"])
     if not base:
         raise ManifestError("module_dirs lacks %r (needed for provider %s)" % (provider["module"], provider["key"]))
-    for sub in provider["subdirs"]:
-        candidate = os.path.normpath(os.path.join(base, sub))
-        if os.path.isfile(os.path.join(candidate, "config", "crd", "kustomization.yaml")):
-            return candidate
-    raise ManifestError(
-        "no config/crd/kustomization.yaml for provider %s under %s (tried %s)"
-        % (provider["key"], base, ", ".join(provider["subdirs"]))
-    )
+    candidate = os.path.normpath(os.path.join(base, provider["source"]))
+    if os.path.isfile(os.path.join(candidate, "config", "crd", "kustomization.yaml")):
+        return candidate
+    raise ManifestError("no config/crd/kustomization.yaml for provider %s under %s (the catalog's source %s)"
+                        % (provider["key"], base, provider["source"]))
 
 
 def _kustomize_labels(kustomization):
@@ -241,7 +228,7 @@ def crds(module_dirs, webhook_ports, webhook_ca_pem):
     bundle = ca_bundle(webhook_ca_pem)
     out = []
     warnings = []
-    for provider in PROVIDERS:
+    for provider in embedded_providers():
         pdir = provider_dir(provider, module_dirs)
         provider_defaults(provider, pdir)
         files, contract, conversion = _crd_plan(pdir)
@@ -298,7 +285,7 @@ def webhook_configurations(module_dirs, webhook_ports, webhook_ca_pem):
     """Mutating/validating webhook configurations of every provider whose manager runs here."""
     bundle = ca_bundle(webhook_ca_pem)
     out = []
-    for provider in PROVIDERS:
+    for provider in embedded_providers():
         manager = provider["manager"]
         if not manager:
             continue
@@ -326,7 +313,7 @@ def webhook_configurations(module_dirs, webhook_ports, webhook_ca_pem):
 
 def namespaces():
     out = []
-    for provider in PROVIDERS:
+    for provider in embedded_providers():
         if not provider["manager"]:
             continue
         out.append({
@@ -343,7 +330,7 @@ def namespaces():
 def inventory(module_dirs):
     """clusterctl ``Provider`` objects for the providers whose controllers run here."""
     out = []
-    for provider in PROVIDERS:
+    for provider in embedded_providers():
         if not provider["manager"]:
             continue
         version = module_version(module_dirs[provider["module"]])

@@ -37,6 +37,7 @@ import ipaddress
 import os
 
 from ansible_collections.scs.kaas.plugins.module_utils.files import write_atomic
+from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 
 try:
     from cryptography import x509
@@ -59,7 +60,7 @@ ADMIN_ORGANIZATION = "system:masters"
 SERVICE_CIDR = "10.96.0.0/24"
 
 
-class PKIError(Exception):
+class PKIError(KaasError):
     pass
 
 

@@ -6,9 +6,14 @@
 A record says everything the runtime needs about one process: the Go wrapper module, package and
 pin it is built from (``build.py`` builds it), its binary name, argv, extra environment, ports
 (with the inventory keys of ``ports``), health probes, the webhook port the provider's CRD
-conversion and admission webhooks point at, the provider (``manifests.PROVIDERS`` key: CRD
-sources and the clusterctl inventory entry), what it needs before it may start, and its start
-timeout. Adding a controller is one record here, its pins and its Go wrapper module.
+conversion and admission webhooks point at, the provider it serves (a ``providers/catalog.py``
+key: CRD sources, webhooks and the clusterctl inventory entry), what it needs before it may
+start, and its start timeout. Adding a controller is one record here, its pins and its Go wrapper
+module under ``roles/management_cluster/files/embedded/go/``.
+
+The build reads everything from here too: :data:`TOOLS` (binaries built but not run as
+components), :data:`WRAPPER_MODULES` (version stamps and source edits of a wrapper module) and
+:data:`CRD_ONLY_PROVIDERS` (catalog providers whose CRDs are installed without their controller).
 
 ``argv`` functions get the binary path and a :class:`Layout` (ports, PKI files, state paths).
 """
@@ -22,6 +27,7 @@ import os
 from ansible_collections.scs.kaas.plugins.module_utils import pins as _pins
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import pki as _pki
 from ansible_collections.scs.kaas.plugins.module_utils.errors import EmbeddedError
+from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog as _catalog
 
 # Port of the in-memory backend's debug server in CAPD (fixed in upstream code) and the first
 # port it uses for workload clusters (one per cluster, counting up).
@@ -57,18 +63,36 @@ class Probe(object):
         self.kind, self.port_key, self.path, self.ca, self.client_cert = kind, port_key, path, ca, client_cert
 
 
-class Component(object):
-    """One process of the embedded cluster (see the module docstring).
+class Binary(object):
+    """What the build needs of a binary: ``name`` (also the binary's file name and its key in
+    ``binaries``), the wrapper module (a directory under ``go/``), the package and the pin (the
+    version of the wrapper's upstream module; the cache directory is named after it)."""
 
-    ``name`` is also the binary's name: the key of ``build.COMPONENTS`` and of ``binaries``.
-    """
+    __slots__ = ("name", "wrapper", "package", "pin")
 
-    __slots__ = ("name", "wrapper", "package", "pin", "ports", "fixed_ports", "argv", "env", "probes",
-                 "webhook_port", "provider", "requires", "timeout")
+    def __init__(self, name, wrapper, package, pin):
+        self.name, self.wrapper, self.package, self.pin = name, wrapper, package, pin
+
+
+class WrapperModule(object):
+    """A wrapper module's version stamp (the upstream module whose release the binaries report,
+    the packages its version variables live in) and the Go modules the build edits for it
+    (keys of ``build.EDITS``). A wrapper module without an entry is built unstamped and unedited."""
+
+    __slots__ = ("stamp_module", "stamp_packages", "edits")
+
+    def __init__(self, stamp_module=None, stamp_packages=(), edits=()):
+        self.stamp_module, self.stamp_packages, self.edits = stamp_module, tuple(stamp_packages), tuple(edits)
+
+
+class Component(Binary):
+    """One process of the embedded cluster (see the module docstring)."""
+
+    __slots__ = ("ports", "fixed_ports", "argv", "env", "probes", "webhook_port", "provider", "requires", "timeout")
 
     def __init__(self, name, wrapper, package, pin, ports, argv, probes, requires, timeout,
                  env=None, fixed_ports=(), webhook_port=None, provider=None):
-        self.name, self.wrapper, self.package, self.pin = name, wrapper, package, pin
+        super(Component, self).__init__(name, wrapper, package, pin)
         self.ports = tuple(ports)  # (purpose, key in ``ports``, default)
         self.fixed_ports = tuple(fixed_ports)  # (purpose, port) set in upstream code
         self.argv, self.env, self.probes = argv, dict(env or {}), tuple(probes)
@@ -191,18 +215,66 @@ REGISTRY = (
               requires=("kube-apiserver",), timeout=90),
     _manager("capi-manager", "capi", "sigs.k8s.io/cluster-api/core", "core", 16501),
     _manager("kubeadm-bootstrap-manager", "bootstrap", "sigs.k8s.io/cluster-api/bootstrap/kubeadm",
-             "bootstrap", 16502),
+             "bootstrap-kubeadm", 16502),
     _manager("kubeadm-control-plane-manager", "controlplane", "sigs.k8s.io/cluster-api/controlplane/kubeadm",
-             "controlplane", 16503),
+             "control-plane-kubeadm", 16503),
     # POD_IP: the advertised endpoint of every in-memory workload cluster.
-    _manager("capd-manager", "capd", "sigs.k8s.io/cluster-api/test/infrastructure/docker", "docker", 16504,
+    _manager("capd-manager", "capd", "sigs.k8s.io/cluster-api/test/infrastructure/docker",
+             "infrastructure-docker", 16504,
              env={"POD_IP": "127.0.0.1"}, fixed_ports=[("inmemory-debug", INMEMORY_DEBUG_PORT)]),
 )
 
+# Built with the components, never run as one: the runtime writes the clusterctl inventory for
+# clusterctl, and kubectl (its own wrapper module with the kubernetes wrapper's version: its extra
+# dependencies would otherwise change the cache keys of kube-apiserver and kube-controller-manager).
+TOOLS = (
+    Binary("clusterctl", "cluster-api", "sigs.k8s.io/cluster-api/cmd/clusterctl", _pins.CLUSTER_API_VERSION),
+    Binary("kubectl", "kubectl", "k8s.io/kubernetes/cmd/kubectl", _pins.KUBERNETES_MANAGEMENT_VERSION),
+)
+
+_KUBERNETES_STAMP = WrapperModule("k8s.io/kubernetes", ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"))
+WRAPPER_MODULES = {
+    "kubernetes": _KUBERNETES_STAMP,
+    "kubectl": _KUBERNETES_STAMP,
+    "cluster-api": WrapperModule("sigs.k8s.io/cluster-api", ("sigs.k8s.io/cluster-api/version",),
+                                 edits=("sigs.k8s.io/controller-runtime", "sigs.k8s.io/cluster-api/test")),
+}
+
+# Catalog providers whose CRDs the embedded cluster installs although their controller does not
+# run here (workload specs for them are validated against the real schema), with the wrapper
+# module that pins their Go module. A record serving the provider replaces the entry.
+CRD_ONLY_PROVIDERS = {"infrastructure-openstack": "capo"}
+
 BY_NAME = dict((c.name, c) for c in REGISTRY)
+BINARIES = REGISTRY + TOOLS
 COMPONENTS = tuple(c.name for c in REGISTRY)
 MANAGERS = tuple(c.name for c in REGISTRY if OBJECTS in c.requires)
 DEFAULT_PORTS = dict((key, default) for c in REGISTRY for _purpose, key, default in c.ports)
+
+
+def wrapper_module(name):
+    return WRAPPER_MODULES.get(name) or WrapperModule()
+
+
+def embedded_providers():
+    """``[(catalog key, manager component or None, wrapper module)]``: the providers whose CRDs
+    the embedded cluster installs, served ones in start order first."""
+    served = [(c.provider, c.name, c.wrapper) for c in REGISTRY if c.provider]
+    taken = set(key for key, _manager, _wrapper in served)
+    return served + [(key, None, wrapper) for key, wrapper in sorted(CRD_ONLY_PROVIDERS.items()) if key not in taken]
+
+
+def module_dirs():
+    """``{name: (wrapper module, Go module)}``: the module directories the embedded cluster reads
+    its providers' ``config/`` from (``module_dirs`` of the build), named by the catalog."""
+    out = {}
+    for key, _manager, wrapper in embedded_providers():
+        entry = _catalog.CATALOG[key]
+        out[entry["module_dir"]] = (wrapper, entry["module"])
+    # clusterctl's inventory CRD comes with the core module.
+    core = _catalog.CATALOG["core"]
+    out.setdefault(core["module_dir"], (BY_NAME["capi-manager"].wrapper, core["module"]))
+    return out
 
 
 def component_ports(name, ports):

@@ -21,6 +21,8 @@ __metaclass__ = type
 import json
 import threading
 
+from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
+
 try:
     from urllib.parse import quote
 except ImportError:  # pragma: no cover - Python 2 is not supported, keeps sanity happy
@@ -76,7 +78,7 @@ def retry_policy(total=8, backoff=0.1):
                  respect_retry_after_header=False)
 
 
-class KubeError(Exception):
+class KubeError(KaasError):
     """An API error with the HTTP status, the API reason and the server's message."""
 
     def __init__(self, status, reason, message, details=None):
@@ -85,6 +87,10 @@ class KubeError(Exception):
         self.reason = reason
         self.message = message
         self.details = details or {}
+
+    def __str__(self):
+        # ``details`` is the API's status details here, not a diagnostics text to append.
+        return Exception.__str__(self)
 
 
 class Resource(object):

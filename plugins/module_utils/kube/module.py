@@ -59,6 +59,10 @@ class KaasModule(object):
     def run(self):
         raise NotImplementedError
 
+    def failure_result(self):
+        """Extra result keys of a failed run (e.g. the progress messages so far)."""
+        return {}
+
     def __call__(self):
         """Run; a returned dict is the module result (``changed`` defaults to False)."""
         result = None
@@ -66,9 +70,9 @@ class KaasModule(object):
             result = self.run()
         except kube_client.KubeError as exc:
             self.module.fail_json(msg="Kubernetes API error: %s" % to_native(exc), status=exc.status,
-                                  reason=exc.reason)
+                                  reason=exc.reason, **self.failure_result())
         except KaasError as exc:
-            self.module.fail_json(msg=to_native(exc))
+            self.module.fail_json(msg=to_native(exc), **self.failure_result())
         finally:
             if self._client is not None:
                 self._client.close()

@@ -13,18 +13,32 @@ A provider entry (``PROVIDERS``, keyed by our short key) holds:
 ``namespace``     namespace the upstream components install into
 ``module``        Go module whose ``config/`` the components are built from
 ``version``       pinned version (a tag of that module)
-``kustomize_dir`` directory inside the module that ``kustomize build`` renders
+``kustomize_dir`` directory inside the module that ``kustomize build`` renders; the directory
+                  above its ``config/`` is the provider's source (:func:`source_dir`), where the
+                  embedded cluster reads the raw ``config/crd`` and ``config/webhook`` files
+``name_prefix``   kustomize ``namePrefix`` of ``config/default`` (the embedded cluster cross-checks
+                  it and prefixes the webhook configurations with it)
+``module_dir``    name of the module's directory in the embedded build's ``module_dirs`` result
+                  (read when the embedded cluster installs the provider)
+``repository``    whether the local clusterctl repository ships the provider (``PROVIDERS``);
+                  the development provider (CAPD) runs only in the embedded cluster
 ``components``    file name of the components in the repository (upstream release name)
 ``images``        kustomize image overrides ``{placeholder: released image name}``; the tag is the
                   version
 ``pull_policy``   imagePullPolicy the upstream release sets on the manager (None: unchanged)
 ``feature_gates`` gates our inventory needs switched on, as clusterctl variables
                   (``{"ClusterTopology": "CLUSTER_TOPOLOGY"}``), checked against v1.14.2 source
+
+The embedded management cluster (``embedded/manifests.py``: CRDs, webhooks, clusterctl inventory)
+and the local repository (``repository.py``) both read their providers from :data:`CATALOG`; the
+embedded component registry names the catalog key of the provider each manager serves.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import os
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 
@@ -53,7 +67,7 @@ TYPE_FLAG = {
 # clusterctl's ordering when it installs or upgrades providers.
 TYPE_ORDER = [CORE, BOOTSTRAP, CONTROL_PLANE, INFRASTRUCTURE, ADDON]
 
-PROVIDERS = {
+CATALOG = {
     "core": {
         "name": "cluster-api",
         "type": CORE,
@@ -67,6 +81,9 @@ PROVIDERS = {
         "feature_gates": {"ClusterTopology": "CLUSTER_TOPOLOGY"},
         "deployment": "capi-controller-manager",
         "pull_policy": "IfNotPresent",
+        "name_prefix": "capi-",
+        "module_dir": "cluster-api",
+        "repository": True,
     },
     "bootstrap-kubeadm": {
         "name": "kubeadm",
@@ -81,6 +98,9 @@ PROVIDERS = {
         "feature_gates": {},
         "deployment": "capi-kubeadm-bootstrap-controller-manager",
         "pull_policy": "IfNotPresent",
+        "name_prefix": "capi-kubeadm-bootstrap-",
+        "module_dir": "cluster-api",
+        "repository": True,
     },
     "control-plane-kubeadm": {
         "name": "kubeadm",
@@ -95,6 +115,9 @@ PROVIDERS = {
         "feature_gates": {"ClusterTopology": "CLUSTER_TOPOLOGY"},
         "deployment": "capi-kubeadm-control-plane-controller-manager",
         "pull_policy": "IfNotPresent",
+        "name_prefix": "capi-kubeadm-control-plane-",
+        "module_dir": "cluster-api",
+        "repository": True,
     },
     "infrastructure-openstack": {
         "name": "openstack",
@@ -109,6 +132,9 @@ PROVIDERS = {
         "feature_gates": {},
         "deployment": "capo-controller-manager",
         "pull_policy": "IfNotPresent",
+        "name_prefix": "capo-",
+        "module_dir": "cluster-api-provider-openstack",
+        "repository": True,
     },
     "addon-helm": {
         "name": "helm",
@@ -123,6 +149,28 @@ PROVIDERS = {
         "feature_gates": {},
         "deployment": "caaph-controller-manager",
         "pull_policy": "IfNotPresent",
+        "name_prefix": "caaph-",
+        "module_dir": "cluster-api-addon-provider-helm",
+        "repository": True,
+    },
+    # The development provider: its controller (with the in-memory backend) runs in the embedded
+    # management cluster only; never shipped in the local repository. Its module is cluster-api's
+    # test module, at the version the build takes (pins.CLUSTER_API_TEST_VERSION).
+    "infrastructure-docker": {
+        "name": "docker",
+        "type": INFRASTRUCTURE,
+        "namespace": "capd-system",
+        "module": "sigs.k8s.io/cluster-api/test",
+        "version": pins.CLUSTER_API_TEST_VERSION,
+        "kustomize_dir": "infrastructure/docker/config/default",
+        "components": "infrastructure-components.yaml",
+        "images": {"gcr.io/k8s-staging-cluster-api/capd-manager": "registry.k8s.io/cluster-api/capd-manager"},
+        "feature_gates": {},
+        "deployment": "capd-controller-manager",
+        "pull_policy": "IfNotPresent",
+        "name_prefix": "capd-",
+        "module_dir": "cluster-api-test",
+        "repository": False,
     },
     # Not clusterctl providers: applied as manifests (server-side apply) after clusterctl.
     "orc": {
@@ -137,6 +185,9 @@ PROVIDERS = {
         "feature_gates": {},
         "deployment": "orc-controller-manager",
         "pull_policy": None,
+        "name_prefix": "orc-",
+        "module_dir": "openstack-resource-controller",
+        "repository": True,
     },
     "cso": {
         "name": "cso",
@@ -150,8 +201,14 @@ PROVIDERS = {
         "feature_gates": {},
         "deployment": "cso-controller-manager",
         "pull_policy": None,
+        "name_prefix": "cso-",
+        "module_dir": "cluster-stack-operator",
+        "repository": True,
     },
 }
+
+# The providers the local clusterctl repository ships (and capi_providers installs).
+PROVIDERS = dict((key, entry) for key, entry in CATALOG.items() if entry["repository"])
 
 # Provider keys installed by default (cso is optional).
 DEFAULT_KEYS = ["core", "bootstrap-kubeadm", "control-plane-kubeadm", "infrastructure-openstack",
@@ -192,11 +249,24 @@ def inventory_name(provider):
     return label(provider)
 
 
+def source_dir(provider):
+    """The provider's directory inside its module (``core``, ``.``): ``kustomize_dir`` without
+    ``config/default``; its ``config/`` holds the raw CRDs, webhooks and kustomizations."""
+    head, tail = os.path.split(os.path.normpath(provider["kustomize_dir"]))
+    head, config = os.path.split(head)
+    if (config, tail) != ("config", "default"):
+        raise ValueError("%s: kustomize_dir %r does not end in config/default" % (provider["name"], provider["kustomize_dir"]))
+    return head or "."
+
+
 def provider(key, version=None, namespace=None):
     """A copy of a catalog entry, optionally with another version/namespace."""
-    if key not in PROVIDERS:
+    # PROVIDERS shares CATALOG's entries; read through it first so a caller that substitutes a
+    # repository entry there (tests do) is seen here as well.
+    entry = PROVIDERS.get(key) or CATALOG.get(key)
+    if entry is None:
         raise KeyError(key)
-    entry = dict(PROVIDERS[key])
+    entry = dict(entry)
     entry["key"] = key
     if version:
         entry["version"] = version

@@ -23,8 +23,10 @@ import shutil
 import subprocess
 import tempfile
 
+from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 
-class ClusterctlError(RuntimeError):
+
+class ClusterctlError(KaasError, RuntimeError):
     def __init__(self, message, result=None):
         super(ClusterctlError, self).__init__(message)
         self.result = result or {}

@@ -28,6 +28,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog
+from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 
 _SEMVER_RE = re.compile(
     r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
@@ -38,7 +39,7 @@ NONE = "none"
 ERROR = "error"
 
 
-class DecisionError(ValueError):
+class DecisionError(KaasError, ValueError):
     """An invalid version, a downgrade, or an inconsistent inventory."""
 
 

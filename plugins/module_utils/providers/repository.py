@@ -48,9 +48,10 @@ except ImportError:  # pragma: no cover - reported by the module with missing_re
 
 from ansible_collections.scs.kaas.plugins.module_utils import artifacts
 from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog
+from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 
 
-class RepositoryError(RuntimeError):
+class RepositoryError(KaasError, RuntimeError):
     """The repository cannot be built (missing module, kustomize failure, bad input)."""
 
 

@@ -11,20 +11,25 @@ as JSON on stdout; progress goes to stderr. Exit status 1 on a build error.
 """
 
 import argparse
-import importlib.util
+import importlib
 import json
 import os
 import sys
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BUILD_PY = os.path.join(HERE, "..", "..", "..", "..", "plugins", "module_utils", "embedded", "build.py")
+COLLECTION_ROOT = os.path.normpath(os.path.join(HERE, "..", "..", "..", ".."))
 
 
 def load_build():
-    spec = importlib.util.spec_from_file_location("scs_kaas_embedded_build", os.path.normpath(BUILD_PY))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The collection's build module from THIS checkout (not whatever ``ansible_collections`` is on
+    the path): ``ansible_collections.scs.kaas`` is mapped to the collection root."""
+    for name, path in (("ansible_collections", []), ("ansible_collections.scs", []),
+                       ("ansible_collections.scs.kaas", [COLLECTION_ROOT])):
+        package = types.ModuleType(name)
+        package.__path__ = path
+        sys.modules[name] = package
+    return importlib.import_module("ansible_collections.scs.kaas.plugins.module_utils.embedded.build")
 
 
 def main():

@@ -83,17 +83,17 @@ def module_dirs(tmp_path):
     _provider(os.path.join(capi, "core"), by_key["core"],
               [_crd("clusters.cluster.x-k8s.io", ["v1beta1", "v1beta2"])],
               conversion=["clusters.cluster.x-k8s.io"])
-    _provider(os.path.join(capi, "bootstrap", "kubeadm"), by_key["bootstrap"],
+    _provider(os.path.join(capi, "bootstrap", "kubeadm"), by_key["bootstrap-kubeadm"],
               [_crd("kubeadmconfigs.bootstrap.cluster.x-k8s.io", ["v1beta1", "v1beta2"])], contract,
               ["kubeadmconfigs.bootstrap.cluster.x-k8s.io"])
-    _provider(os.path.join(capi, "controlplane", "kubeadm"), by_key["controlplane"],
+    _provider(os.path.join(capi, "controlplane", "kubeadm"), by_key["control-plane-kubeadm"],
               [_crd("kubeadmcontrolplanes.controlplane.cluster.x-k8s.io", ["v1beta1", "v1beta2"])], contract,
               ["kubeadmcontrolplanes.controlplane.cluster.x-k8s.io"])
-    _provider(os.path.join(test, "infrastructure", "docker"), by_key["docker"],
+    _provider(os.path.join(test, "infrastructure", "docker"), by_key["infrastructure-docker"],
               [_crd("devclusters.infrastructure.cluster.x-k8s.io", ["v1beta1", "v1beta2"]),
                _crd("devmachinepools.infrastructure.cluster.x-k8s.io", ["v1beta2"])], contract,
               ["devclusters.infrastructure.cluster.x-k8s.io", "devmachinepools.infrastructure.cluster.x-k8s.io"])
-    _provider(capo, by_key["openstack"],
+    _provider(capo, by_key["infrastructure-openstack"],
               [_crd("openstackclusters.infrastructure.cluster.x-k8s.io", ["v1beta1"]),
                _crd("openstackmachines.infrastructure.cluster.x-k8s.io", ["v1alpha7", "v1beta1"])],
               {"cluster.x-k8s.io/v1beta1": "v1beta1"},
@@ -173,3 +173,38 @@ def test_unexpected_upstream_layout_fails_loudly(module_dirs):
                    "labels": [{"pairs": {manifests.PROVIDER_LABEL: "cluster-api"}}]}])
     with pytest.raises(manifests.ManifestError, match="namespace is 'somewhere-else', expected 'capi-system'"):
         manifests.crds(module_dirs, PORTS, CA)
+
+
+def test_the_catalog_is_the_only_source_of_embedded_inventory_and_repository(module_dirs, monkeypatch, tmp_path):
+    from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog, repository
+
+    # Every embedded provider is a catalog entry, seen identically by both sides.
+    for provider in manifests.embedded_providers():
+        entry = catalog.provider(provider["key"])
+        assert (provider["label"], provider["namespace"], provider["provider_name"], provider["type"]) == (
+            catalog.label(entry), entry["namespace"], entry["name"], entry["type"])
+        assert provider["prefix"] == entry["name_prefix"] and provider["module"] == entry["module_dir"]
+
+    # One change in the catalog reaches the embedded inventory and the repository's clusterctl config.
+    monkeypatch.setitem(catalog.CATALOG["bootstrap-kubeadm"], "name", "kubeadm-renamed")
+    monkeypatch.setitem(catalog.CATALOG["bootstrap-kubeadm"], "namespace", "renamed-system")
+    inventory = dict((p["metadata"]["name"], p) for p in manifests.inventory(module_dirs))
+    assert "bootstrap-kubeadm" not in inventory
+    renamed = inventory["bootstrap-kubeadm-renamed"]
+    assert (renamed["metadata"]["namespace"], renamed["providerName"]) == ("renamed-system", "kubeadm-renamed")
+    assert "renamed-system" in [n["metadata"]["name"] for n in manifests.namespaces()]
+    config = repository.clusterctl_config(str(tmp_path), [catalog.provider("bootstrap-kubeadm")])
+    assert config["providers"] == [{
+        "name": "kubeadm-renamed", "type": catalog.BOOTSTRAP,
+        "url": "file://%s/bootstrap-kubeadm-renamed/%s/bootstrap-components.yaml"
+               % (tmp_path, catalog.CATALOG["bootstrap-kubeadm"]["version"])}]
+    assert catalog.instance_name(catalog.provider("bootstrap-kubeadm")) == "renamed-system/kubeadm-renamed"
+
+
+def test_the_development_provider_is_in_the_catalog_but_not_in_the_repository():
+    from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog
+
+    assert catalog.CATALOG["infrastructure-docker"]["module_dir"] == "cluster-api-test"
+    assert "infrastructure-docker" not in catalog.PROVIDERS
+    assert [p["key"] for p in manifests.embedded_providers()] == [
+        "core", "bootstrap-kubeadm", "control-plane-kubeadm", "infrastructure-docker", "infrastructure-openstack"]

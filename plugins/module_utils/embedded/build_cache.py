@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Cache keys and cache directories of the embedded build.
+
+A binary lives in ``<cache_dir>/embedded/<component>/<version>-<key>/<component>``; ``key`` hashes
+everything that determines it (wrapper module files, package, linker flags, toolchain, edit step).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+import shutil
+import time
+
+
+def default_cache_dir():
+    base = os.environ.get("SCS_KAAS_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "scs-kaas")
+    return base
+
+
+def cache_key(files, package, ldflags, toolchain, edit_digest):
+    """Hex key over every input that determines a binary."""
+    h = hashlib.sha256()
+    for path in files:
+        h.update(os.path.basename(path).encode("utf-8") + b"\0")
+        with open(path, "rb") as f:
+            h.update(hashlib.sha256(f.read()).digest())
+    for part in (package, ldflags, json.dumps(toolchain, sort_keys=True), edit_digest, "-trimpath"):
+        h.update(b"\0" + part.encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
+def _is_executable(path):
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _remove_stale_temp_dirs(parent, max_age=6 * 3600):
+    """Remove temporary build directories an interrupted build left behind (older than max_age)."""
+    now = time.time()
+    for name in os.listdir(parent):
+        path = os.path.join(parent, name)
+        if name.startswith(".tmp-") and os.path.isdir(path) and now - os.stat(path).st_mtime > max_age:
+            shutil.rmtree(path, ignore_errors=True)
