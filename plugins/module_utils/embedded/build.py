@@ -50,7 +50,6 @@ import inspect
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -64,6 +63,18 @@ except ImportError:  # loaded by path (build-binaries.py): take pins.py next to 
         "scs_kaas_pins", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pins.py"))
     _pins = _ilu.module_from_spec(_spec)
     _spec.loader.exec_module(_pins)
+
+try:
+    from ansible_collections.scs.kaas.plugins.module_utils.command import CommandError
+except ImportError:  # loaded by path: the same file as local_command.py loads, so one CommandError
+    import importlib.util as _ilu
+
+    if "scs_kaas_command" not in sys.modules:
+        _spec = _ilu.spec_from_file_location(
+            "scs_kaas_command", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "command.py"))
+        sys.modules["scs_kaas_command"] = _ilu.module_from_spec(_spec)
+        _spec.loader.exec_module(sys.modules["scs_kaas_command"])
+    CommandError = sys.modules["scs_kaas_command"].CommandError
 
 # The development provider (CAPD) lives in the separate module sigs.k8s.io/cluster-api/test. Its
 # v1.14.1 and v1.14.2 sources are not downloadable from the Go module proxy this project can reach
@@ -239,20 +250,16 @@ def find_go():
 
 
 def go_env():
-    env = dict(os.environ)
+    """Variables set (on top of the environment) for every go command."""
+    env = {}
     env["GOFLAGS"] = "-mod=readonly"
     env["GOTOOLCHAIN"] = "local"
     env["GOWORK"] = "off"
     return env
 
 
-def _run(argv, cwd, env, what):
-    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, check=False)
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-30:])
-        raise BuildError("%s failed (exit %d): %s\n%s" % (what, proc.returncode, " ".join(argv), tail))
-    return proc.stdout
+def _run(runner, argv, cwd, env, what):
+    return runner.run(argv, cwd=cwd, env=env).check(what).stdout
 
 
 def _version_tuple(text):
@@ -266,9 +273,9 @@ def _version_tuple(text):
     return tuple(out)
 
 
-def go_toolchain(go):
+def go_toolchain(go, runner):
     """GOVERSION, GOOS, GOARCH and CGO_ENABLED of the toolchain (part of every cache key)."""
-    out = _run([go, "env", "-json", "GOVERSION", "GOOS", "GOARCH", "CGO_ENABLED"], None, go_env(), "go env")
+    out = _run(runner, [go, "env", "-json", "GOVERSION", "GOOS", "GOARCH", "CGO_ENABLED"], None, go_env(), "go env")
     info = json.loads(out)
     if _version_tuple(info["GOVERSION"]) < _version_tuple(_pins.GO_MIN_VERSION):
         raise BuildError("Go %s is too old: the embedded components need Go >= %s"
@@ -315,9 +322,9 @@ def parse_go_mod_requires(text):
     return requires
 
 
-def download_modules(go, wdir, modules, env):
+def download_modules(runner, go, wdir, modules, env):
     """``go mod download -json`` for ``modules`` in the wrapper module; {module: info dict}."""
-    out = _run([go, "mod", "download", "-json"] + list(modules), wdir, env, "go mod download")
+    out = _run(runner, [go, "mod", "download", "-json"] + list(modules), wdir, env, "go mod download")
     infos = {}
     decoder = json.JSONDecoder()
     pos = 0
@@ -425,7 +432,7 @@ def patched_module(module, info, cache_dir, digest, log):
     return target
 
 
-def _plan(go, source_dir, cache_dir, components, toolchain, env, log, timings):
+def _plan(runner, go, source_dir, cache_dir, components, toolchain, env, log, timings):
     """Per component: wrapper, package, binary path, key; plus module dirs."""
     plan = {}
     module_dirs = {}
@@ -444,7 +451,7 @@ def _plan(go, source_dir, cache_dir, components, toolchain, env, log, timings):
         if missing:
             raise BuildError("wrapper module %s: go.mod does not require %s" % (wdir, ", ".join(missing)))
         start = time.time()
-        infos_by_wrapper[wrapper] = download_modules(go, wdir, sorted(wanted), env) if wanted else {}
+        infos_by_wrapper[wrapper] = download_modules(runner, go, wdir, sorted(wanted), env) if wanted else {}
         timings.setdefault("resolve", {})[wrapper] = round(time.time() - start, 2)
     for name, (wrapper, module) in MODULE_DIRS.items():
         module_dirs[name] = infos_by_wrapper[wrapper][module]["Dir"]
@@ -470,7 +477,7 @@ def _plan(go, source_dir, cache_dir, components, toolchain, env, log, timings):
     return plan, module_dirs, infos_by_wrapper
 
 
-def _prepare_workdir(go, wrapper, wdir, infos, cache_dir, env, log):
+def _prepare_workdir(runner, go, wrapper, wdir, infos, cache_dir, env, log):
     """Temporary copy of the wrapper module pointed at the edited module copies."""
     work = tempfile.mkdtemp(prefix="scs-kaas-build-%s-" % wrapper)
     for path in wrapper_files(wdir):
@@ -482,7 +489,7 @@ def _prepare_workdir(go, wrapper, wdir, infos, cache_dir, env, log):
         for module in edits:
             patched[module] = patched_module(module, infos[module], cache_dir, digest, log)
         args = ["-replace=%s=%s" % (m, d) for m, d in sorted(patched.items())]
-        _run([go, "mod", "edit"] + args, work, env, "go mod edit")
+        _run(runner, [go, "mod", "edit"] + args, work, env, "go mod edit")
     return work, patched
 
 
@@ -491,10 +498,11 @@ def _stderr_log(msg):
     sys.stderr.flush()
 
 
-def ensure_binaries(source_dir, cache_dir=None, components=None, log=_stderr_log, check_mode=False):
+def ensure_binaries(source_dir, runner, cache_dir=None, components=None, log=_stderr_log, check_mode=False):
     """Make sure every requested component's binary is in the cache; build what is missing.
 
-    Returns ``{"binaries": {component: path}, "module_dirs": {name: dir}, "timings": {...},
+    ``runner`` (``module_utils/command.py``) runs the go commands. Returns ``{"binaries":
+    {component: path}, "module_dirs": {name: dir}, "timings": {...},
     "built": [components built by this call], "patched_sources": {module: dir}}``. In check mode
     nothing is built; ``built`` lists what would be built and ``binaries`` still names the paths.
     """
@@ -511,8 +519,8 @@ def ensure_binaries(source_dir, cache_dir=None, components=None, log=_stderr_log
     env = go_env()
     timings = {}
     start_all = time.time()
-    toolchain = go_toolchain(go)
-    plan, module_dirs, infos = _plan(go, source_dir, cache_dir, components, toolchain, env, log, timings)
+    toolchain = go_toolchain(go, runner)
+    plan, module_dirs, infos = _plan(runner, go, source_dir, cache_dir, components, toolchain, env, log, timings)
 
     todo = [c for c in components if not _is_executable(plan[c]["binary"])]
     result = {
@@ -533,13 +541,13 @@ def ensure_binaries(source_dir, cache_dir=None, components=None, log=_stderr_log
         by_wrapper.setdefault(plan[c]["wrapper"], []).append(c)
     for wrapper, names in by_wrapper.items():
         wdir = wrapper_dir(source_dir, wrapper)
-        work, patched = _prepare_workdir(go, wrapper, wdir, infos[wrapper], cache_dir, env, log)
+        work, patched = _prepare_workdir(runner, go, wrapper, wdir, infos[wrapper], cache_dir, env, log)
         result["patched_sources"].update(patched)
         try:
             packages = [plan[c]["package"] for c in names]
             start = time.time()
             # Loading the packages downloads every module they need (and nothing else).
-            _run([go, "list", "-deps", "-f", "{{.ImportPath}}"] + packages, work, env, "go list (download)")
+            _run(runner, [go, "list", "-deps", "-f", "{{.ImportPath}}"] + packages, work, env, "go list (download)")
             took = round(time.time() - start, 2)
             timings.setdefault("download", {})[wrapper] = took
             log("%s: downloaded modules in %.1fs" % (wrapper, took))
@@ -551,7 +559,7 @@ def ensure_binaries(source_dir, cache_dir=None, components=None, log=_stderr_log
                 tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
                 try:
                     start = time.time()
-                    _run([go, "build", "-trimpath", "-ldflags", step["ldflags"], "-o",
+                    _run(runner, [go, "build", "-trimpath", "-ldflags", step["ldflags"], "-o",
                           os.path.join(tmp, c), step["package"]], work, env, "go build %s" % c)
                     took = round(time.time() - start, 2)
                     with open(os.path.join(tmp, "build.json"), "w", encoding="utf-8") as f:
@@ -588,9 +596,11 @@ class BuildModuleBase(object):
 
     def __init__(self):
         from ansible.module_utils.basic import AnsibleModule
+        from ansible_collections.scs.kaas.plugins.module_utils.command import module_runner
 
         self.module = AnsibleModule(argument_spec=self.argument_spec, supports_check_mode=True)
         self.params = self.module.params
+        self.runner = module_runner(self.module)
         self.messages = []
 
     def log(self, msg):
@@ -599,13 +609,13 @@ class BuildModuleBase(object):
 
     def run(self):
         p = self.params
-        return ensure_binaries(p["source_dir"], cache_dir=p.get("cache_dir"), components=p.get("components"),
+        return ensure_binaries(p["source_dir"], self.runner, cache_dir=p.get("cache_dir"), components=p.get("components"),
                                log=self.log, check_mode=self.module.check_mode)
 
     def main(self):
         try:
             result = self.run()
-        except BuildError as exc:
+        except (BuildError, CommandError) as exc:
             self.module.fail_json(msg=str(exc), messages=self.messages)
         result["changed"] = bool(result["built"])
         result["messages"] = self.messages

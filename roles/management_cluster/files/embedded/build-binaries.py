@@ -17,6 +17,9 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import local_command  # noqa: E402  (beside this script: the command runner over subprocess)
+
 BUILD_PY = os.path.join(HERE, "..", "..", "..", "..", "plugins", "module_utils", "embedded", "build.py")
 
 
@@ -41,9 +44,9 @@ def main():
         print(msg, file=sys.stderr, flush=True)
 
     try:
-        result = build.ensure_binaries(HERE, cache_dir=args.cache_dir, components=args.components or None,
-                                       log=log, check_mode=args.check)
-    except build.BuildError as exc:
+        result = build.ensure_binaries(HERE, local_command.runner(), cache_dir=args.cache_dir,
+                                       components=args.components or None, log=log, check_mode=args.check)
+    except (build.BuildError, build.CommandError) as exc:
         log("error: %s" % exc)
         return 1
     json.dump(result, sys.stdout, indent=2, sort_keys=True)
