@@ -560,7 +560,7 @@ def ensure_binaries(source_dir, runner, cache_dir=None, components=None, log=_st
                 try:
                     start = time.time()
                     _run(runner, [go, "build", "-trimpath", "-ldflags", step["ldflags"], "-o",
-                          os.path.join(tmp, c), step["package"]], work, env, "go build %s" % c)
+                                  os.path.join(tmp, c), step["package"]], work, env, "go build %s" % c)
                     took = round(time.time() - start, 2)
                     with open(os.path.join(tmp, "build.json"), "w", encoding="utf-8") as f:
                         json.dump({"component": c, "package": step["package"], "ldflags": step["ldflags"],

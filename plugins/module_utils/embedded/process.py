@@ -129,13 +129,14 @@ def socket_owners(inodes, proc_root="/proc"):
     return owners
 
 
-def listeners(proc_root="/proc"):
-    """Listening TCP sockets: list of dicts (address, port, processes [(name, pid)], line).
+def listeners(ports=None, proc_root="/proc"):
+    """Listening TCP sockets (only those on ``ports`` if given): list of dicts (address, port,
+    processes [(name, pid)], line).
 
     Read from /proc (no ``ss`` process): sockets from ``net/tcp`` and ``net/tcp6``, their
     holders from the ``fd`` links of every process this user may inspect.
     """
-    sockets = listening_sockets(proc_root)
+    sockets = [s for s in listening_sockets(proc_root) if ports is None or s[1] in ports]
     owners = socket_owners([inode for _a, _p, inode in sockets], proc_root)
     result = []
     for address, port, inode in sockets:

@@ -263,7 +263,7 @@ class EmbeddedCluster(object):
             for purpose, port in self.component_ports(name):
                 wanted[port] = (name, purpose)
         conflicts = []
-        for entry in listeners():
+        for entry in listeners(wanted):
             if entry["port"] in wanted:
                 name, purpose = wanted[entry["port"]]
                 holders = ", ".join("%s (pid %d)" % (n, pid) for n, pid in entry["processes"]) or "an unknown process"

@@ -146,3 +146,16 @@ def test_listening_sockets_parses_proc_net_tcp_of_this_namespace():
     finally:
         sock.close()
     assert not [s for s in process.listening_sockets() if s[1] == port]
+
+
+def test_listeners_on_given_ports_only():
+    import socket
+
+    first, second = _listening(socket.AF_INET, "127.0.0.1"), _listening(socket.AF_INET, "127.0.0.1")
+    try:
+        wanted = first.getsockname()[1]
+        assert [e["port"] for e in process.listeners([wanted])] == [wanted]
+        assert second.getsockname()[1] in [e["port"] for e in process.listeners()]
+    finally:
+        first.close()
+        second.close()
