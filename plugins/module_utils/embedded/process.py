@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -68,12 +69,9 @@ _LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp{,6}
 
 
 def _proc_address(hex_addr, family):
-    """Text address of a /proc/net/tcp{,6} hex address (in host byte order per 32-bit word)."""
-    raw = bytes.fromhex(hex_addr)
-    if family == socket.AF_INET:
-        packed = raw[::-1]
-    else:
-        packed = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+    """Text address of a /proc/net/tcp{,6} address: 32-bit words of the network-order address,
+    each printed as a number in the host's byte order."""
+    packed = b"".join(struct.pack("=I", int(hex_addr[i:i + 8], 16)) for i in range(0, len(hex_addr), 8))
     return socket.inet_ntop(family, packed)
 
 

@@ -159,3 +159,18 @@ def test_listeners_on_given_ports_only():
     finally:
         first.close()
         second.close()
+
+
+def test_listening_sockets_reads_both_families_and_only_the_listen_state(tmp_path):
+    """A /proc/net copy: LISTEN (0A) rows of tcp and tcp6 count, an ESTABLISHED (01) row does not."""
+    (tmp_path / "net").mkdir()
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    (tmp_path / "net" / "tcp").write_text(
+        header
+        + "   0: 0100007F:3F5B 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 100 0 0 10 0\n"
+        + "   1: 0100007F:9C40 0100007F:3F5B 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0 20 4 30 10 -1\n")
+    (tmp_path / "net" / "tcp6").write_text(
+        header
+        + "   0: 00000000000000000000000001000000:2710 00000000000000000000000000000000:0000 0A "
+          "00000000:00000000 00:00000000 00000000     0        0 4444 1 0 100 0 0 10 0\n")
+    assert process.listening_sockets(str(tmp_path)) == [("127.0.0.1", 16219, 4242), ("::1", 10000, 4444)]
