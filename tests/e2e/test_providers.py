@@ -49,7 +49,7 @@ def repo(tmp_path_factory, embedded_build):
     dest = str(tmp_path_factory.mktemp("provider-repository"))
     # kustomize: the built kubectl's (pinned k8s.io/kubernetes), never whatever the machine has.
     kustomize = [embedded_build["binaries"]["kubectl"], "kustomize"]
-    result = repository.build(dest, keys=sorted(catalog.PROVIDERS), verify_modules=True, log=print,
+    result = repository.build(helpers.runner(), dest, keys=sorted(catalog.PROVIDERS), verify_modules=True, log=print,
                               kustomize=kustomize)
     # CAPD: the embedded cluster's inventory lists it, and clusterctl resolves every installed
     # provider. Render it like the others (its release ships the core's metadata.yaml).
@@ -59,7 +59,7 @@ def repo(tmp_path_factory, embedded_build):
             "version": version, "kustomize_dir": "infrastructure/docker/config/default",
             "components": "infrastructure-components.yaml", "pull_policy": "IfNotPresent",
             "images": {"gcr.io/k8s-staging-cluster-api/capd-manager": "registry.k8s.io/cluster-api/capd-manager"}}
-    text = repository.render(capd, test_dir, kustomize)
+    text = repository.render(helpers.runner(), capd, test_dir, kustomize)
     capd_dir = os.path.join(dest, "infrastructure-docker", version)
     os.makedirs(capd_dir)
     with open(os.path.join(capd_dir, "infrastructure-components.yaml"), "w") as handle:
@@ -85,7 +85,7 @@ def test_repository_is_built_from_the_pinned_modules(repo):
         for released in entry["images"].values():
             assert "%s:%s" % (released, entry["version"]) in images, (entry["key"], images)
         assert not [i for i in images if i.endswith((":main", ":dev", ":latest"))], images
-        mod = repository.module_dir(entry["module"], entry["version"], download=False)
+        mod = repository.module_dir(helpers.runner(), entry["module"], entry["version"], download=False)
         with open(os.path.join(mod, "metadata.yaml")) as a, open(os.path.join(base, "metadata.yaml")) as b:
             assert a.read() == b.read()
         kinds = {d["kind"] for d in docs}
@@ -102,7 +102,7 @@ def test_orc_manifest_equals_the_upstream_release_manifest(repo):
     """ORC commits its release install.yaml into the module: our build must reproduce it."""
     entry = catalog.PROVIDERS["orc"]
     ours = _docs(os.path.join(repo["dest"], "orc", entry["version"], "install.yaml"))
-    mod = repository.module_dir(entry["module"], entry["version"], download=False)
+    mod = repository.module_dir(helpers.runner(), entry["module"], entry["version"], download=False)
     upstream = _docs(os.path.join(mod, "dist", "install.yaml"))
 
     def identity(doc):
@@ -112,7 +112,7 @@ def test_orc_manifest_equals_the_upstream_release_manifest(repo):
 
 
 def test_feature_gates_exist_in_the_pinned_source(repo):
-    mod = repository.module_dir("sigs.k8s.io/cluster-api", pins.CLUSTER_API_VERSION, download=False)
+    mod = repository.module_dir(helpers.runner(), "sigs.k8s.io/cluster-api", pins.CLUSTER_API_VERSION, download=False)
     with open(os.path.join(mod, "feature", "feature.go")) as handle:
         source = handle.read()
     for gate, owners in catalog.REQUIRED_FEATURE_GATES.items():

@@ -20,6 +20,7 @@ import pytest
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils.providers import repository
+from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command
 
 # (Go module, version, CRD directories inside the module)
 CRD_SOURCES = (
@@ -35,7 +36,7 @@ def pinned_crd_files():
     out = {}
     for module, version, subdirs in CRD_SOURCES:
         try:
-            base = repository.module_dir(module, version)
+            base = repository.module_dir(local_command.runner(), module, version)
         except repository.RepositoryError as exc:
             pytest.fail("the CRDs of %s@%s are not available: %s (run `make binaries` first)" % (module, version, exc))
         files = []

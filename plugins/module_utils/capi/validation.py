@@ -21,8 +21,6 @@ __metaclass__ = type
 
 import base64
 
-from ansible.module_utils.six import string_types
-
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils import versions
 from ansible_collections.scs.kaas.plugins.module_utils.capi import checks, class_openstack, classes, upgrade, values
@@ -61,7 +59,7 @@ def _resolve_class(errors, var, raw, version):
         errors.add(var + ".class_revision", revision, "is not a class revision", "use an integer >= 1")
         return None
     if cls is not None:
-        if not isinstance(cls, string_types) or len(cls) > 253 or not values.RFC1123_SUBDOMAIN.match(cls):
+        if not isinstance(cls, str) or len(cls) > 253 or not values.RFC1123_SUBDOMAIN.match(cls):
             errors.add(var + ".class", cls, "is not a ClusterClass name", "e.g. %s" % classes.class_name("inmemory", "1.34", 1))
             return None
         parsed = classes.parse_class_name(cls)
@@ -110,12 +108,12 @@ def _unique_node_groups(errors, var, groups):
     out = []
     for index, group in enumerate(groups):
         name = group.get("name")
-        if isinstance(name, string_types) and name in seen:
+        if isinstance(name, str) and name in seen:
             errors.add("%s.node_groups[%d].name" % (var, index), name,
                        "duplicates %s.node_groups[%d].name" % (var, seen[name]),
                        "node group names must be unique within a cluster")
             continue
-        if isinstance(name, string_types):
+        if isinstance(name, str):
             seen[name] = index
         out.append(group)
     return out

@@ -48,6 +48,7 @@ from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache impo
 from ansible_collections.scs.kaas.plugins.module_utils.embedded.go_tool import (
     _read_info, _run, download_modules, find_go, go_env, go_toolchain, parse_go_mod_requires, wrapper_dir,
     wrapper_files)
+from ansible_collections.scs.kaas.plugins.module_utils.command import CommandError  # noqa: F401 (callers catch build.CommandError)
 from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError
 
 __all__ = ["BuildError", "COMPONENT_NAMES", "ensure_binaries", "default_cache_dir"]
@@ -244,7 +245,7 @@ def patched_module(module, info, cache_dir, digest, log):
     return target
 
 
-def _plan(go, source_dir, cache_dir, components, toolchain, env, log, timings):
+def _plan(runner, go, source_dir, cache_dir, components, toolchain, env, log, timings):
     """Per component: wrapper, package, binary path, key; plus module dirs."""
     plan = {}
     module_dirs = {}
@@ -259,7 +260,7 @@ def _plan(go, source_dir, cache_dir, components, toolchain, env, log, timings):
         if missing:
             raise BuildError("wrapper module %s: go.mod does not require %s" % (wdir, ", ".join(missing)))
         start = time.time()
-        infos_by_wrapper[wrapper] = download_modules(go, wdir, wanted, env) if wanted else {}
+        infos_by_wrapper[wrapper] = download_modules(runner, go, wdir, wanted, env) if wanted else {}
         timings.setdefault("resolve", {})[wrapper] = round(time.time() - start, 2)
     for name, (wrapper, module) in _registry.module_dirs().items():
         module_dirs[name] = infos_by_wrapper[wrapper][module]["Dir"]
@@ -285,7 +286,7 @@ def _plan(go, source_dir, cache_dir, components, toolchain, env, log, timings):
     return plan, module_dirs, infos_by_wrapper
 
 
-def _prepare_workdir(go, wrapper, wdir, infos, cache_dir, env, log):
+def _prepare_workdir(runner, go, wrapper, wdir, infos, cache_dir, env, log):
     """Temporary copy of the wrapper module pointed at the edited module copies."""
     work = tempfile.mkdtemp(prefix="scs-kaas-build-%s-" % wrapper)
     for path in wrapper_files(wdir):
@@ -297,7 +298,7 @@ def _prepare_workdir(go, wrapper, wdir, infos, cache_dir, env, log):
         for module in edits:
             patched[module] = patched_module(module, infos[module], cache_dir, digest, log)
         args = ["-replace=%s=%s" % (m, d) for m, d in sorted(patched.items())]
-        _run([go, "mod", "edit"] + args, work, env, "go mod edit")
+        _run(runner, [go, "mod", "edit"] + args, work, env, "go mod edit")
     return work, patched
 
 
@@ -306,7 +307,7 @@ def _stderr_log(msg):
     sys.stderr.flush()
 
 
-def ensure_binaries(source_dir, cache_dir=None, components=None, log=_stderr_log, check_mode=False):
+def ensure_binaries(source_dir, runner, cache_dir=None, components=None, log=_stderr_log, check_mode=False):
     """Make sure every requested component's binary is in the cache; build what is missing.
 
     Returns ``{"binaries": {component: path}, "module_dirs": {name: dir}, "timings": {...},
@@ -327,8 +328,8 @@ def ensure_binaries(source_dir, cache_dir=None, components=None, log=_stderr_log
     env = go_env()
     timings = {}
     start_all = time.time()
-    toolchain = go_toolchain(go)
-    plan, module_dirs, infos = _plan(go, source_dir, cache_dir, components, toolchain, env, log, timings)
+    toolchain = go_toolchain(go, runner)
+    plan, module_dirs, infos = _plan(runner, go, source_dir, cache_dir, components, toolchain, env, log, timings)
 
     todo = [c for c in components if not _is_executable(plan[c]["binary"])]
     result = {
@@ -349,13 +350,13 @@ def ensure_binaries(source_dir, cache_dir=None, components=None, log=_stderr_log
         by_wrapper.setdefault(plan[c]["wrapper"], []).append(c)
     for wrapper, names in by_wrapper.items():
         wdir = wrapper_dir(source_dir, wrapper)
-        work, patched = _prepare_workdir(go, wrapper, wdir, infos[wrapper], cache_dir, env, log)
+        work, patched = _prepare_workdir(runner, go, wrapper, wdir, infos[wrapper], cache_dir, env, log)
         result["patched_sources"].update(patched)
         try:
             packages = [plan[c]["package"] for c in names]
             start = time.time()
             # Loading the packages downloads every module they need (and nothing else).
-            _run([go, "list", "-deps", "-f", "{{.ImportPath}}"] + packages, work, env, "go list (download)")
+            _run(runner, [go, "list", "-deps", "-f", "{{.ImportPath}}"] + packages, work, env, "go list (download)")
             took = round(time.time() - start, 2)
             timings.setdefault("download", {})[wrapper] = took
             log("%s: downloaded modules in %.1fs" % (wrapper, took))
@@ -367,8 +368,8 @@ def ensure_binaries(source_dir, cache_dir=None, components=None, log=_stderr_log
                 tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
                 try:
                     start = time.time()
-                    _run([go, "build", "-trimpath", "-ldflags", step["ldflags"], "-o",
-                          os.path.join(tmp, c), step["package"]], work, env, "go build %s" % c)
+                    _run(runner, [go, "build", "-trimpath", "-ldflags", step["ldflags"], "-o",
+                                  os.path.join(tmp, c), step["package"]], work, env, "go build %s" % c)
                     took = round(time.time() - start, 2)
                     with open(os.path.join(tmp, "build.json"), "w", encoding="utf-8") as f:
                         json.dump({"component": c, "package": step["package"], "ldflags": step["ldflags"],

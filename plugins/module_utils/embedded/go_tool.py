@@ -14,7 +14,6 @@ __metaclass__ = type
 import json
 import os
 import shutil
-import subprocess
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins as _pins
 from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError
@@ -35,20 +34,12 @@ def find_go():
 
 
 def go_env():
-    env = dict(os.environ)
-    env["GOFLAGS"] = "-mod=readonly"
-    env["GOTOOLCHAIN"] = "local"
-    env["GOWORK"] = "off"
-    return env
+    """Variables set (on top of the environment) for every go command."""
+    return {"GOFLAGS": "-mod=readonly", "GOTOOLCHAIN": "local", "GOWORK": "off"}
 
 
-def _run(argv, cwd, env, what):
-    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, check=False)
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-30:])
-        raise BuildError("%s failed (exit %d): %s\n%s" % (what, proc.returncode, " ".join(argv), tail))
-    return proc.stdout
+def _run(runner, argv, cwd, env, what):
+    return runner.run(argv, cwd=cwd, env=env).check(what).stdout
 
 
 def _version_tuple(text):
@@ -62,9 +53,9 @@ def _version_tuple(text):
     return tuple(out)
 
 
-def go_toolchain(go):
+def go_toolchain(go, runner):
     """GOVERSION, GOOS, GOARCH and CGO_ENABLED of the toolchain (part of every cache key)."""
-    out = _run([go, "env", "-json", "GOVERSION", "GOOS", "GOARCH", "CGO_ENABLED"], None, go_env(), "go env")
+    out = _run(runner, [go, "env", "-json", "GOVERSION", "GOOS", "GOARCH", "CGO_ENABLED"], None, go_env(), "go env")
     info = json.loads(out)
     if _version_tuple(info["GOVERSION"]) < _version_tuple(_pins.GO_MIN_VERSION):
         raise BuildError("Go %s is too old: the embedded components need Go >= %s"
@@ -111,9 +102,9 @@ def parse_go_mod_requires(text):
     return requires
 
 
-def download_modules(go, wdir, modules, env):
+def download_modules(runner, go, wdir, modules, env):
     """``go mod download -json`` for ``modules`` in the wrapper module; {module: info dict}."""
-    out = _run([go, "mod", "download", "-json"] + list(modules), wdir, env, "go mod download")
+    out = _run(runner, [go, "mod", "download", "-json"] + list(modules), wdir, env, "go mod download")
     infos = {}
     decoder = json.JSONDecoder()
     pos = 0

@@ -19,10 +19,9 @@ __metaclass__ = type
 import errno
 import json
 import os
-import re
-import shutil
 import signal
-import subprocess
+import socket
+import struct
 import sys
 import time
 
@@ -66,33 +65,89 @@ def tail(path, lines=200):
     return "\n".join(data.splitlines()[-lines:])
 
 
-_SS_USERS = re.compile(r'\("([^"]*)",pid=(\d+)')
+_LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp{,6}
 
 
-def listeners():
-    """Listening TCP sockets from ``ss -ltnpH``: list of dicts (address, port, processes, line)."""
-    ss = shutil.which("ss") or "/usr/bin/ss"
-    try:
-        out = subprocess.run([ss, "-ltnpH"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             check=True, timeout=20).stdout.decode("utf-8", "replace")
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise EmbeddedError("cannot list listening sockets with `ss -ltnp`: %s" % exc)
-    result = []
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) < 4:
-            continue
-        host, _sep, port = parts[3].rpartition(":")
+def _proc_address(hex_addr, family):
+    """Text address of a /proc/net/tcp{,6} address: 32-bit words of the network-order address,
+    each printed as a number in the host's byte order."""
+    packed = b"".join(struct.pack("=I", int(hex_addr[i:i + 8], 16)) for i in range(0, len(hex_addr), 8))
+    return socket.inet_ntop(family, packed)
+
+
+def listening_sockets(proc_root="/proc"):
+    """(address, port, inode) of every listening TCP socket of this network namespace."""
+    found = []
+    for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
         try:
-            port = int(port)
-        except ValueError:
+            with open(os.path.join(proc_root, "net", name), "r") as handle:
+                lines = handle.read().splitlines()[1:]
+        except (IOError, OSError):
             continue
-        host = host.strip("[]").split("%", 1)[0]
-        procs = [(name, int(pid)) for name, pid in _SS_USERS.findall(line)]
-        result.append({"address": host, "port": port, "processes": procs, "line": line})
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 10 or fields[3] != _LISTEN:
+                continue
+            addr, _sep, port = fields[1].partition(":")
+            found.append((_proc_address(addr, family), int(port, 16), int(fields[9])))
+    return found
+
+
+def socket_owners(inodes, proc_root="/proc"):
+    """inode -> [(command name, pid)] of the processes holding those sockets (those we may see)."""
+    owners = dict((inode, []) for inode in inodes)
+    if not owners:
+        return owners
+    for entry in os.listdir(proc_root):
+        if not entry.isdigit():
+            continue
+        fd_dir = os.path.join(proc_root, entry, "fd")
+        try:
+            fds = os.listdir(fd_dir)
+        except (IOError, OSError):
+            continue
+        held = set()
+        for fd in fds:
+            try:
+                target = os.readlink(os.path.join(fd_dir, fd))
+            except (IOError, OSError):
+                continue
+            if target.startswith("socket:["):
+                inode = int(target[8:-1])
+                if inode in owners:
+                    held.add(inode)
+        if held:
+            try:
+                with open(os.path.join(proc_root, entry, "comm"), "r") as handle:
+                    comm = handle.read().strip()
+            except (IOError, OSError):
+                comm = "?"
+            for inode in held:
+                owners[inode].append((comm, int(entry)))
+    return owners
+
+
+def listeners(ports=None, proc_root="/proc"):
+    """Listening TCP sockets (only those on ``ports`` if given): list of dicts (address, port,
+    processes [(name, pid)], line).
+
+    Read from /proc (no ``ss`` process): sockets from ``net/tcp`` and ``net/tcp6``, their
+    holders from the ``fd`` links of every process this user may inspect.
+    """
+    sockets = [s for s in listening_sockets(proc_root) if ports is None or s[1] in ports]
+    owners = socket_owners([inode for _a, _p, inode in sockets], proc_root)
+    result = []
+    for address, port, inode in sockets:
+        procs = sorted(set(owners.get(inode, [])), key=lambda item: item[1])
+        holders = ",".join('("%s",pid=%d)' % item for item in procs)
+        line = "LISTEN %s:%d users:(%s)" % ("[%s]" % address if ":" in address else address, port, holders)
+        result.append({"address": address, "port": port, "processes": procs, "line": line})
     return result
 
 
+# Runs as ``python -c`` under the caller's runner: starts the process in its own session with
+# its output in the log and none of the spawner's descriptors (the runner's pipes close when the
+# spawner exits, so the runner returns at once), prints its pid and exits; init adopts it.
 _SPAWNER = r"""
 import json, os, subprocess, sys
 spec = json.loads(sys.stdin.read())
@@ -103,14 +158,13 @@ sys.stdout.write(str(proc.pid))
 """
 
 
-def spawn_detached(argv, env, log_path, cwd):
-    """Start ``argv`` in its own session, reparented to init; return its pid."""
+def spawn_detached(runner, argv, env, log_path, cwd):
+    """Start ``argv`` in its own session, reparented to init, through ``runner``; return its pid."""
     spec = json.dumps({"argv": argv, "env": env, "log": log_path, "cwd": cwd})
-    proc = subprocess.run([sys.executable, "-c", _SPAWNER], input=spec.encode("utf-8"),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
-    if proc.returncode != 0:
-        raise EmbeddedError("cannot start %s: %s" % (argv[0], proc.stderr.decode("utf-8", "replace").strip()))
-    return int(proc.stdout.decode("ascii").strip())
+    result = runner.run([sys.executable, "-c", _SPAWNER], data=spec, timeout=60)
+    if result.rc != 0:
+        raise EmbeddedError("cannot start %s: %s" % (argv[0], result.stderr.strip()))
+    return int(result.stdout.strip())
 
 
 def _reap(pid):
@@ -123,7 +177,9 @@ def _reap(pid):
 class Supervisor(object):
     """Pid records of named processes in ``pids_dir``, their logs in ``logs_dir``."""
 
-    def __init__(self, pids_dir, logs_dir, cwd, log=None):
+    def __init__(self, pids_dir, logs_dir, cwd, log=None, runner=None):
+        """``runner`` (``module_utils/command.py``) runs the spawner; only ``start`` needs one."""
+        self.runner = runner
         self.pids_dir = pids_dir
         self.logs_dir = logs_dir
         self.cwd = cwd
@@ -184,7 +240,9 @@ class Supervisor(object):
         with open(log_path, "ab") as handle:
             handle.write(("\n==== %s starting %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), " ".join(argv))).encode("utf-8"))
         os.chmod(log_path, 0o600)
-        pid = spawn_detached(argv, env, log_path, self.cwd)
+        if self.runner is None:
+            raise EmbeddedError("cannot start %s: no command runner given" % name)
+        pid = spawn_detached(self.runner, argv, env, log_path, self.cwd)
         try:
             starttime = poll_until(lambda: proc_starttime(pid), 1.0, "%s to appear in /proc" % name, 0.01, 0.05)
         except PollTimeout:

@@ -34,11 +34,10 @@ __metaclass__ = type
 
 import json
 import os
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.scs.kaas.plugins.module_utils.errors import EmbeddedError
+from ansible_collections.scs.kaas.plugins.module_utils.errors import EmbeddedError, KaasError
 from ansible_collections.scs.kaas.plugins.module_utils.files import ensure_link, write_if_changed
 from ansible_collections.scs.kaas.plugins.module_utils.poll import PollTimeout, poll_until
 from ansible_collections.scs.kaas.plugins.module_utils.kube import client as _kube
@@ -66,11 +65,11 @@ REQUIRED_LIBRARIES = (
 TIMEOUTS = {"crds": 90, "stop": 30}
 
 
-def from_params(params, log=None):
+def from_params(params, log=None, runner=None):
     """The cluster an ``embedded_cluster*`` module's parameters describe."""
     return EmbeddedCluster(params["state_dir"], binaries=params.get("binaries"),
                            module_dirs=params.get("module_dirs"), ports=params.get("ports") or None,
-                           timeout_scale=params.get("timeout_scale") or 1.0, log=log)
+                           timeout_scale=params.get("timeout_scale") or 1.0, log=log, runner=runner)
 
 
 class EmbeddedCluster(object):
@@ -78,11 +77,12 @@ class EmbeddedCluster(object):
 
     ``binaries``: component -> executable path (see ``REQUIRED_BINARIES``); ``module_dirs``: the
     Go module cache directories of cluster-api, its test module and CAPO. Both may be omitted for
-    ``status``/``stop``, which read ``state.json`` written by the last start.
+    ``status``/``stop``, which read ``state.json`` written by the last start. ``runner``
+    (``module_utils/command.py``) starts the processes; ``status``/``stop`` need none.
     """
 
     def __init__(self, state_dir, binaries=None, module_dirs=None, ports=None, timeout_scale=1.0,
-                 log=None, kubectl=None):
+                 log=None, kubectl=None, runner=None):
         if not state_dir:
             raise EmbeddedError("state_dir: must be a directory path")
         self.state_dir = os.path.abspath(os.path.expanduser(state_dir))
@@ -100,7 +100,8 @@ class EmbeddedCluster(object):
             ("audit", ("audit",)), ("audit_policy", ("audit", "policy.yaml")),
             ("audit_log", ("audit", "audit.log")), ("cache", ("cache",)), ("kubectl", ("bin", "kubectl"))))
         self.pki = _pki.pki_paths(self.paths["pki"])
-        self.processes = Supervisor(self.paths["pids"], self.paths["logs"], self.state_dir, self.log)
+        self.runner = runner
+        self.processes = Supervisor(self.paths["pids"], self.paths["logs"], self.state_dir, self.log, runner)
         self.timings = {}
 
     @property
@@ -210,14 +211,14 @@ class EmbeddedCluster(object):
             if os.path.exists(path):
                 parts.append("---- last 200 lines of %s ----\n%s" % (path, tail(path, 200)))
         kubectl = self.kubectl_bin
-        if os.path.exists(self.paths["kubeconfig"]) and kubectl and os.access(kubectl, os.X_OK):
+        usable = self.runner and os.path.exists(self.paths["kubeconfig"]) and kubectl and os.access(kubectl, os.X_OK)
+        if usable:
             try:
-                out = subprocess.run(
+                got = self.runner.run(
                     [kubectl, "--kubeconfig", self.paths["kubeconfig"], "--request-timeout=10s",
-                     "get", "cluster,machine,kcp,md", "-A", "-o", "wide"],
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30, check=False,
-                ).stdout.decode("utf-8", "replace")
-            except (OSError, subprocess.SubprocessError) as exc:
+                     "get", "cluster,machine,kcp,md", "-A", "-o", "wide"], timeout=30)
+                out = got.stdout + got.stderr
+            except KaasError as exc:
                 out = "(kubectl failed: %s)" % exc
             parts.append("---- kubectl get cluster,machine,kcp,md -A -o wide ----\n%s" % out)
         return "\n".join(parts)
@@ -262,7 +263,7 @@ class EmbeddedCluster(object):
             for purpose, port in self.component_ports(name):
                 wanted[port] = (name, purpose)
         conflicts = []
-        for entry in listeners():
+        for entry in listeners(wanted):
             if entry["port"] in wanted:
                 name, purpose = wanted[entry["port"]]
                 holders = ", ".join("%s (pid %d)" % (n, pid) for n, pid in entry["processes"]) or "an unknown process"

@@ -3,7 +3,8 @@
 # Apache License 2.0 (see LICENSE)
 """Shared base of the collection's modules: ``run()`` returns the result dict, ``KaasError`` and
 ``KubeError`` become ``fail_json``; modules that talk to a management cluster get the
-kubeconfig/context options and a client."""
+kubeconfig/context options and a client; every module runs commands through ``self.runner``
+(``AnsibleModule.run_command``, see ``module_utils/command.py``)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,6 +13,7 @@ __metaclass__ = type
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.scs.kaas.plugins.module_utils.command import module_runner
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 from ansible_collections.scs.kaas.plugins.module_utils.kube import client as kube_client
 
@@ -39,6 +41,7 @@ class KaasModule(object):
         spec.update(self.argument_spec)
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **self.module_kwargs)
         self.params = self.module.params
+        self.runner = module_runner(self.module)
         self._client = None
         for available, name, error in self.required_libraries:
             if not available:

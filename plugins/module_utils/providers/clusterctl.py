@@ -3,8 +3,9 @@
 # Apache License 2.0 (see LICENSE)
 """Run clusterctl hermetically: only the given configuration, no update check, no home files.
 
-``Clusterctl(binary, config, kubeconfig, context=None, workdir=None, timeout=900)``
-  ``.run(args) -> dict(rc, stdout, stderr, cmd)`` (never raises for a non-zero exit)
+``Clusterctl(runner, binary, config, kubeconfig, context=None, workdir=None, timeout=900)``
+  ``.run(args) -> dict(rc, stdout, stderr, cmd)`` (never raises for a non-zero exit; running out
+  of time raises ``CommandError``). ``runner`` runs the commands (``module_utils/command.py``).
   ``.init(args, wait=True)``, ``.upgrade_plan()``, ``.upgrade_apply(args, wait=True)``
   ``.move_to_directory(path)``, ``.move_from_directory(path)``, ``.version()``
 
@@ -20,7 +21,6 @@ __metaclass__ = type
 
 import os
 import shutil
-import subprocess
 import tempfile
 
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
@@ -33,11 +33,12 @@ class ClusterctlError(KaasError, RuntimeError):
 
 
 class Clusterctl(object):
-    def __init__(self, binary, config, kubeconfig, context=None, workdir=None, timeout=900):
+    def __init__(self, runner, binary, config, kubeconfig, context=None, workdir=None, timeout=900):
         if not binary or not os.access(binary, os.X_OK):
             raise ClusterctlError("clusterctl binary %r is missing or not executable" % (binary,))
         if config and not os.path.isfile(config):
             raise ClusterctlError("clusterctl configuration %s does not exist" % config)
+        self.runner = runner
         self.binary = binary
         self.config = config
         self.kubeconfig = kubeconfig
@@ -51,13 +52,13 @@ class Clusterctl(object):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def env(self):
-        env = dict(os.environ)
-        env.update({
+        """Variables set on top of the environment (an empty KUBECONFIG counts as unset)."""
+        env = {
             "CLUSTERCTL_DISABLE_VERSIONCHECK": "true",
             "XDG_CONFIG_HOME": os.path.join(self.workdir, "config"),
             "HOME": os.path.join(self.workdir, "home"),
-        })
-        env.pop("KUBECONFIG", None)
+            "KUBECONFIG": "",
+        }
         for d in (env["XDG_CONFIG_HOME"], env["HOME"]):
             os.makedirs(d, exist_ok=True)
         return env
@@ -74,13 +75,8 @@ class Clusterctl(object):
 
     def run(self, args, with_kubeconfig=True, timeout=None):
         cmd = [self.binary] + list(args) + self._common(with_kubeconfig)
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), check=False,
-                                  timeout=timeout or self.timeout, cwd=self.workdir)
-            return {"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr, "cmd": cmd}
-        except subprocess.TimeoutExpired as exc:
-            return {"rc": -1, "stdout": exc.stdout or "", "cmd": cmd,
-                    "stderr": "timed out after %ss" % (timeout or self.timeout)}
+        proc = self.runner.run(cmd, env=self.env(), timeout=timeout or self.timeout, cwd=self.workdir)
+        return {"rc": proc.rc, "stdout": proc.stdout, "stderr": proc.stderr, "cmd": cmd}
 
     def checked(self, args, what, **kwargs):
         result = self.run(args, **kwargs)

@@ -54,7 +54,7 @@ class ProvidersModuleBase(KaasModule):
         if self.params.get("repository"):
             config = os.path.join(self.params["repository"], "clusterctl.yaml")
         try:
-            return clusterctl.Clusterctl(self.params.get("clusterctl"), config, self.params.get("kubeconfig"),
+            return clusterctl.Clusterctl(self.runner, self.params.get("clusterctl"), config, self.params.get("kubeconfig"),
                                          self.params.get("context"), workdir=workdir,
                                          timeout=self.params.get("timeout") or 900)
         except clusterctl.ClusterctlError as err:
@@ -124,7 +124,7 @@ class ProvidersModule(ProvidersModuleBase):
         if p["repository"] and p["build_repository"]:
             try:
                 repo = repository.build(
-                    p["repository"], keys=keys, mirror=p["mirror"],
+                    self.runner, p["repository"], keys=keys, mirror=p["mirror"],
                     cert_manager_manifest=p["cert_manager_manifest"],
                     cert_manager_sha256=p["cert_manager_sha256"],
                     allow_unverified=p["allow_unverified_artifacts"], dry_run=self.module.check_mode)

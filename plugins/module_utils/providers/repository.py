@@ -23,8 +23,11 @@ Components are rendered like the upstream release targets do: ``kustomize build`
 provider's ``config/default`` with the released image name at the pinned tag and the release's
 pull policy. ``kustomize`` is a ``kustomize`` binary or ``kubectl kustomize``.
 
-Public API: ``module_dir(module, version, gomodcache=None, download=True)``,
-``build(dest, keys=None, gomodcache=None, kustomize=None, mirror=None, cert_manager_manifest=None,
+Commands (go, kustomize) run through ``runner`` (``module_utils/command.py``), the first argument of
+``gomodcache``, ``module_dir``, ``render`` and ``build``.
+
+Public API: ``module_dir(runner, module, version, gomodcache=None, download=True)``,
+``build(runner, dest, keys=None, gomodcache=None, kustomize=None, mirror=None, cert_manager_manifest=None,
 verify_modules=True, download=True, log=None) -> dict``, ``images_in(documents) -> list``,
 ``mirror_image(image, mirror) -> str``, ``clusterctl_config(dest, entries, mirror, cert_manager) -> dict``.
 """
@@ -37,7 +40,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 
 try:
@@ -47,6 +49,7 @@ except ImportError:  # pragma: no cover - reported by the module with missing_re
     HAS_YAML = False
 
 from ansible_collections.scs.kaas.plugins.module_utils import artifacts
+from ansible_collections.scs.kaas.plugins.module_utils.command import CommandError
 from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 
@@ -60,42 +63,40 @@ def _escape_module(path):
     return "".join("!" + c.lower() if c.isupper() else c for c in path)
 
 
-def gomodcache():
+def gomodcache(runner):
     env = os.environ.get("GOMODCACHE")
     if env:
         return env
     try:
-        out = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True,
-                             check=True, timeout=60).stdout.strip()
-        if out:
-            return out
-    except (OSError, subprocess.SubprocessError):
+        result = runner.run(["go", "env", "GOMODCACHE"], timeout=60)
+        if result.rc == 0 and result.stdout.strip():
+            return result.stdout.strip()
+    except CommandError:
         pass
     gopath = os.environ.get("GOPATH") or os.path.join(os.path.expanduser("~"), "go")
     return os.path.join(gopath.split(os.pathsep)[0], "pkg", "mod")
 
 
-def module_dir(module, version, cache=None, download=True):
+def module_dir(runner, module, version, cache=None, download=True):
     """Directory of ``module@version`` in the Go module cache; downloads it if allowed."""
-    cache = cache or gomodcache()
+    cache = cache or gomodcache(runner)
     path = os.path.join(cache, _escape_module(module) + "@" + version)
     if os.path.isdir(path):
         return path
     if not download:
         raise RepositoryError("Go module %s@%s is not in the module cache %s (download disabled)"
                               % (module, version, cache))
-    env = dict(os.environ, GOFLAGS="-mod=mod", GOTOOLCHAIN="local", GOMODCACHE=cache)
+    env = dict(GOFLAGS="-mod=mod", GOTOOLCHAIN="local", GOMODCACHE=cache)
     try:
-        proc = subprocess.run(["go", "mod", "download", "-json", "%s@%s" % (module, version)],
-                              capture_output=True, text=True, env=env, timeout=900,
-                              cwd=tempfile.gettempdir(), check=False)
-    except OSError as err:
+        proc = runner.run(["go", "mod", "download", "-json", "%s@%s" % (module, version)],
+                          env=env, timeout=900, cwd=tempfile.gettempdir())
+    except CommandError as err:
         raise RepositoryError("cannot run the Go tool to download %s@%s: %s" % (module, version, err))
     try:
         info = json.loads(proc.stdout or "{}")
     except ValueError:
         info = {}
-    if proc.returncode != 0 or info.get("Error") or not info.get("Dir"):
+    if proc.rc != 0 or info.get("Error") or not info.get("Dir"):
         raise RepositoryError("go mod download %s@%s failed: %s" % (
             module, version, info.get("Error") or proc.stderr.strip() or proc.stdout.strip()))
     return info["Dir"]
@@ -116,7 +117,7 @@ def kustomize_command(kustomize=None):
                           "explicitly (e.g. ['/usr/local/bin/kustomize', 'build'])")
 
 
-def render(entry, mod_dir, kustomize_cmd):
+def render(runner, entry, mod_dir, kustomize_cmd):
     """Render one provider's components text from its module directory."""
     source = os.path.join(mod_dir, entry["kustomize_dir"])
     if not os.path.isfile(os.path.join(source, "kustomization.yaml")):
@@ -139,9 +140,8 @@ def render(entry, mod_dir, kustomize_cmd):
             }]
         with open(os.path.join(work, "kustomization.yaml"), "w") as handle:
             yaml.safe_dump(kust, handle, sort_keys=False)
-        proc = subprocess.run(list(kustomize_cmd) + [work], capture_output=True, text=True, timeout=300,
-                              check=False)
-        if proc.returncode != 0:
+        proc = runner.run(list(kustomize_cmd) + [work], timeout=300)
+        if proc.rc != 0:
             raise RepositoryError("%s: %s failed: %s" % (entry["key"], " ".join(kustomize_cmd),
                                                          proc.stderr.strip()[-2000:]))
         return proc.stdout
@@ -230,7 +230,7 @@ def clusterctl_config(dest, entries, mirror=None, cert_manager=None, variables=N
     return config
 
 
-def build(dest, keys=None, cache=None, kustomize=None, mirror=None, cert_manager_manifest=None,
+def build(runner, dest, keys=None, cache=None, kustomize=None, mirror=None, cert_manager_manifest=None,
           cert_manager_sha256=None, allow_unverified=False, verify_modules=True, download=True,
           log=None, dry_run=False):
     """Build (or refresh) the local provider repository under ``dest``. Idempotent.
@@ -259,12 +259,12 @@ def build(dest, keys=None, cache=None, kustomize=None, mirror=None, cert_manager
     built = []
     module_sums = {}
     for entry in entries:
-        mod = module_dir(entry["module"], entry["version"], cache, download)
+        mod = module_dir(runner, entry["module"], entry["version"], cache, download)
         key = "%s@%s" % (entry["module"], entry["version"])
         if verify_modules and key not in module_sums:
             module_sums[key] = artifacts.verify_go_module(mod, entry["module"], entry["version"])
             log("verified %s %s" % (key, module_sums[key]))
-        text = render(entry, mod, kustomize_cmd)
+        text = render(runner, entry, mod, kustomize_cmd)
         docs = [d for d in yaml.safe_load_all(text) if d]
         images = images_in(docs)
         expected = sorted("%s:%s" % (img, entry["version"]) for img in entry["images"].values())

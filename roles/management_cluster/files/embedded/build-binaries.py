@@ -34,6 +34,9 @@ def load_build():
 
 def main():
     build = load_build()
+    # Beside this script and loaded through the same mapping, so it shares build.py's CommandError.
+    local_command = importlib.import_module(
+        "ansible_collections.scs.kaas.roles.management_cluster.files.embedded.local_command")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", default=None,
                         help="cache directory (default: $SCS_KAAS_CACHE_DIR or ~/.cache/scs-kaas)")
@@ -46,9 +49,9 @@ def main():
         print(msg, file=sys.stderr, flush=True)
 
     try:
-        result = build.ensure_binaries(HERE, cache_dir=args.cache_dir, components=args.components or None,
-                                       log=log, check_mode=args.check)
-    except build.BuildError as exc:
+        result = build.ensure_binaries(HERE, local_command.runner(), cache_dir=args.cache_dir,
+                                       components=args.components or None, log=log, check_mode=args.check)
+    except (build.BuildError, build.CommandError) as exc:
         log("error: %s" % exc)
         return 1
     json.dump(result, sys.stdout, indent=2, sort_keys=True)

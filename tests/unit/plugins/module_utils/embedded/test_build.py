@@ -15,6 +15,7 @@ import pytest
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import build
+from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", ".."))
 GO_DIR = os.path.join(REPO, "roles", "management_cluster", "files", "embedded", "go")
@@ -356,7 +357,7 @@ def test_ldflags_without_stamp_for_etcd():
 
 def test_unknown_component_is_rejected_before_anything_runs(tmp_path):
     with pytest.raises(build.BuildError, match="unknown component.*kube-scheduler.*valid: etcd"):
-        build.ensure_binaries(str(tmp_path), cache_dir=str(tmp_path / "cache"), components=["kube-scheduler"])
+        build.ensure_binaries(str(tmp_path), local_command.runner(), cache_dir=str(tmp_path / "cache"), components=["kube-scheduler"])
     assert not os.path.exists(str(tmp_path / "cache"))
 
 

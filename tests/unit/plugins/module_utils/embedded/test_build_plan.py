@@ -47,7 +47,7 @@ def _source_dir(tmp_path):
 
 def _module_infos(tmp_path, requested):
     """What ``go mod download -json`` reports, for a module cache under tmp_path (no Go here)."""
-    def download(go, wdir, modules, env):
+    def download(runner, go, wdir, modules, env):
         infos = {}
         for module in modules:
             mdir = tmp_path / "gomodcache" / ("%s@v0.0.0" % module)
@@ -73,7 +73,7 @@ def test_a_new_registry_record_is_planned_without_other_edits(tmp_path, monkeypa
     requested = {}
     monkeypatch.setattr(build, "download_modules", _module_infos(tmp_path, requested))
     cache = str(tmp_path / "cache")
-    plan, module_dirs, _infos = build._plan("go", _source_dir(tmp_path), cache, list(build.binaries()),
+    plan, module_dirs, _infos = build._plan(None, "go", _source_dir(tmp_path), cache, list(build.binaries()),
                                             TOOLCHAIN, {}, lambda msg: None, {})
     step = plan["caaph-manager"]
     assert step["package"] == CAAPH and step["wrapper"] == "caaph"
@@ -84,7 +84,7 @@ def test_a_new_registry_record_is_planned_without_other_edits(tmp_path, monkeypa
     assert module_dirs["cluster-api-addon-provider-helm"].endswith("%s@v0.0.0" % CAAPH)
     # The other binaries' plans (and cache keys) do not move with the new record.
     monkeypatch.setattr(registry, "REGISTRY", registry.REGISTRY[:-1])
-    again, _dirs, _infos = build._plan("go", _source_dir(tmp_path / "again"), cache, list(build.binaries()),
+    again, _dirs, _infos = build._plan(None, "go", _source_dir(tmp_path / "again"), cache, list(build.binaries()),
                                        TOOLCHAIN, {}, lambda msg: None, {})
     assert sorted(again) == sorted(before)
     assert dict((n, again[n]["ldflags"]) for n in again) == dict((n, plan[n]["ldflags"]) for n in again)

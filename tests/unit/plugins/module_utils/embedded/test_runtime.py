@@ -10,6 +10,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
+from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command
 
 
 def test_state_dir_is_required():
@@ -45,7 +46,8 @@ def test_a_component_that_dies_fails_the_wait_at_once_with_its_name(tmp_path):
     binaries = dict((name, str(waiter)) for name in runtime.REQUIRED_BINARIES)
     binaries["etcd"] = str(dies)
     cluster = runtime.EmbeddedCluster(str(tmp_path / "state"), binaries=binaries,
-                                      ports=dict((k, v + 1000) for k, v in runtime.validate_ports({}).items()))
+                                      ports=dict((k, v + 1000) for k, v in runtime.validate_ports({}).items()),
+                                      runner=local_command.runner())
     for sub in ("logs", "pids"):
         os.makedirs(os.path.join(cluster.state_dir, sub))
     cluster._start_process("etcd")

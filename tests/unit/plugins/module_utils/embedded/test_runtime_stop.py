@@ -23,6 +23,7 @@ import time
 import pytest
 
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import process, runtime
+from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command
 
 
 # Blocks the signals stop() sends (SIGKILL cannot be blocked), so a signal that was sent stays
@@ -35,7 +36,7 @@ BLOCKER = (
 
 
 def _spawn(tmp_path, argv):
-    pid = process.spawn_detached(argv, {"PATH": "/usr/bin:/bin"}, str(tmp_path / "unrelated.log"), str(tmp_path))
+    pid = process.spawn_detached(local_command.runner(), argv, {"PATH": "/usr/bin:/bin"}, str(tmp_path / "unrelated.log"), str(tmp_path))
     deadline = time.time() + 10
     while time.time() < deadline:
         # Wait until the process runs its final program (exec done, signals blocked).

@@ -15,6 +15,9 @@ import yaml
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog
 from ansible_collections.scs.kaas.plugins.module_utils.providers import repository as r
+from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command
+
+RUNNER = local_command.runner()
 
 
 def test_images_in_finds_containers_and_init_containers():
@@ -83,9 +86,9 @@ def test_build_renders_pinned_images_and_is_idempotent(tmp_path, monkeypatch):
     _fake_module(mod)
     entry = dict(catalog.PROVIDERS["core"], kustomize_dir="config/default")
     monkeypatch.setitem(catalog.PROVIDERS, "core", entry)
-    monkeypatch.setattr(r, "module_dir", lambda module, version, cache=None, download=True: str(mod))
+    monkeypatch.setattr(r, "module_dir", lambda runner, module, version, cache=None, download=True: str(mod))
     dest = tmp_path / "repo"
-    first = r.build(str(dest), keys=["core"], verify_modules=False, mirror="mirror.example/capi")
+    first = r.build(RUNNER, str(dest), keys=["core"], verify_modules=False, mirror="mirror.example/capi")
     assert first["changed"]
     comp = dest / "cluster-api" / pins.CLUSTER_API_VERSION / "core-components.yaml"
     doc = yaml.safe_load(comp.read_text())
@@ -96,8 +99,8 @@ def test_build_renders_pinned_images_and_is_idempotent(tmp_path, monkeypatch):
     lines = (dest / "images.txt").read_text().splitlines()
     assert "registry.k8s.io/cluster-api/cluster-api-controller:%s mirror.example/capi/cluster-api-controller:%s" % (
         pins.CLUSTER_API_VERSION, pins.CLUSTER_API_VERSION) in lines
-    assert not r.build(str(dest), keys=["core"], verify_modules=False, mirror="mirror.example/capi")["changed"]
-    assert r.build(str(dest), keys=["core"], verify_modules=False, dry_run=True)["changed"]  # mirror removed
+    assert not r.build(RUNNER, str(dest), keys=["core"], verify_modules=False, mirror="mirror.example/capi")["changed"]
+    assert r.build(RUNNER, str(dest), keys=["core"], verify_modules=False, dry_run=True)["changed"]  # mirror removed
     assert "mirror.example" in (dest / "clusterctl.yaml").read_text()  # dry run wrote nothing
 
 
@@ -106,15 +109,15 @@ def test_build_fails_when_the_pinned_image_is_not_rendered(tmp_path, monkeypatch
     _fake_module(mod)
     entry = dict(catalog.PROVIDERS["core"], kustomize_dir="config/default", images={"some/other-placeholder": "x/y"})
     monkeypatch.setitem(catalog.PROVIDERS, "core", entry)
-    monkeypatch.setattr(r, "module_dir", lambda module, version, cache=None, download=True: str(mod))
+    monkeypatch.setattr(r, "module_dir", lambda runner, module, version, cache=None, download=True: str(mod))
     with pytest.raises(r.RepositoryError) as err:
-        r.build(str(tmp_path / "repo"), keys=["core"], verify_modules=False)
+        r.build(RUNNER, str(tmp_path / "repo"), keys=["core"], verify_modules=False)
     assert "lack the pinned image" in str(err.value)
 
 
 def test_build_rejects_bad_input(tmp_path):
     with pytest.raises(r.RepositoryError):
-        r.build(str(tmp_path), keys=["nope"])
+        r.build(RUNNER, str(tmp_path), keys=["nope"])
     with pytest.raises(r.RepositoryError):
-        r.build(str(tmp_path), keys=["core"], mirror="https://x")
+        r.build(RUNNER, str(tmp_path), keys=["core"], mirror="https://x")
     assert not os.listdir(str(tmp_path))
