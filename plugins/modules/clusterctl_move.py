@@ -19,10 +19,10 @@ description:
     keeps its objects. The result lists the objects read back from the written files. When the source holds
     no Cluster and no ClusterClass in O(namespace), nothing is written (not even the directory).
   - V(from_directory) restores such a backup into the cluster of O(kubeconfig). Objects that exist there
-    already are skipped (as clusterctl does); when all exist, nothing is run and RV(changed) is false.
+    already are skipped (as clusterctl does); when all exist, nothing is run and C(changed) is false.
   - V(to_kubeconfig) moves the objects from the cluster of O(kubeconfig) to the cluster of O(to_kubeconfig)
     as a pivot does - created in the target, deleted from the source. When the source holds no Cluster and no
-    ClusterClass in O(namespace), nothing is run and RV(changed) is false.
+    ClusterClass in O(namespace), nothing is run and C(changed) is false.
   - Every option is checked before anything runs; an error names the option, its value and what is valid.
   - Kubeconfig paths and contents appear in no result and no log.
 extends_documentation_fragment:
@@ -62,7 +62,7 @@ options:
   dry_run:
     description:
       - For O(mode=to_kubeconfig), run C(clusterctl move --dry-run) and report what would move; nothing changes
-        and RV(changed) is false.
+        and C(changed) is false.
     type: bool
     default: false
   timeout:

@@ -33,6 +33,7 @@ def run_playbook(ansible_env, playbook, check=True, **extra):
     fd, results_file = tempfile.mkstemp(prefix="e2e-results-", suffix=".jsonl")
     os.close(fd)
     env = dict(ansible_env, E2E_RESULTS_FILE=results_file, ANSIBLE_CALLBACKS_ENABLED="e2e_results",
+               ANSIBLE_DISPLAY_TRACEBACK="error",
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"))
     try:
         proc = subprocess.run(args + [os.path.join(helpers.REPO_ROOT, "playbooks", playbook)], env=env,
@@ -43,7 +44,8 @@ def run_playbook(ansible_env, playbook, check=True, **extra):
         os.unlink(results_file)
     raw = proc.stdout + proc.stderr
     if check:
-        assert proc.returncode == 0, raw[-8000:]
+        failed = [json.dumps(r["result"])[-4000:] for r in records if r["status"] == "failed"]
+        assert proc.returncode == 0, raw[-8000:] + "\n".join(failed)
     return records, raw
 
 

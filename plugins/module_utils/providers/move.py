@@ -201,7 +201,7 @@ class ClusterctlMoveModule(KaasModule):
         refs = []
         for group, kind in ROOT_KINDS:
             resource = self.client.resource(group, kind)
-            for item in self.client.list(resource, namespace, metadata_only=True).get("items", []):
+            for item in self.client.list(resource, namespace).get("items") or []:
                 refs.append(object_ref(kind, namespace, item["metadata"]["name"]))
         return sorted(refs)
 
