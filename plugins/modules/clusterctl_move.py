@@ -51,6 +51,7 @@ options:
     description:
       - Namespace whose objects are moved or backed up; the namespace of the source context, else
         V(default), when omitted (as clusterctl does).
+      - O(mode=from_directory) restores everything the backup holds (clusterctl reads no namespace there).
     type: str
   clusterctl:
     description: Path of the clusterctl binary (the version of the pinned Cluster API).

@@ -21,13 +21,15 @@ COMMAND_MODULES = ("ansible.builtin.command", "command", "ansible.builtin.shell"
                    "ansible.builtin.raw", "raw")
 
 
-def run_playbook(ansible_env, playbook, check=True, **extra):
+def run_playbook(ansible_env, playbook, check=True, check_mode=False, **extra):
     """Run ``playbooks/<playbook>``; return (task results, raw output).
 
     Task results come from the callback ``callback_plugins/e2e_results.py`` (one JSON line per task
     and host), the raw output is ansible-playbook's usual text (stdout and stderr).
     """
     args = ["ansible-playbook", "-i", "localhost,", "-e", "ansible_python_interpreter=%s" % sys.executable]
+    if check_mode:
+        args.append("--check")
     for key, value in extra.items():
         args += ["-e", "%s=%s" % (key, value)]
     fd, results_file = tempfile.mkstemp(prefix="e2e-results-", suffix=".jsonl")

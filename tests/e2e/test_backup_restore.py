@@ -4,8 +4,9 @@
 """Backup with ``clusterctl move --to-directory`` and restore into a fresh embedded cluster.
 
 Both directions run through ``playbooks/backup.yml`` (ansible-playbook), which runs clusterctl
-through the module ``scs.kaas.clusterctl_move``, with the clusterctl the embedded build provides. The restore target is a brand-new embedded management cluster started
-after the first one was stopped (fixture ``fresh_management_cluster``).
+through the module ``scs.kaas.clusterctl_move``, with the clusterctl the embedded build provides.
+The restore target is a brand-new embedded management cluster started after the first one was
+stopped (fixture ``fresh_management_cluster``).
 """
 
 from __future__ import annotations

@@ -68,9 +68,9 @@ def owners(mc, obj):
     return sorted(out)
 
 
-def pivot(ansible_env, source, target, backup_dir):
+def pivot(ansible_env, source, target, backup_dir, check_mode=False):
     return playbook_runs.run_playbook(
-        ansible_env, "pivot.yml", pivot_source_kubeconfig=source.kubeconfig,
+        ansible_env, "pivot.yml", check_mode=check_mode, pivot_source_kubeconfig=source.kubeconfig,
         pivot_target_kubeconfig=target.kubeconfig, pivot_clusterctl=source.binaries["clusterctl"],
         pivot_backup_dir=str(backup_dir), pivot_namespace=NAMESPACE)
 
@@ -97,6 +97,19 @@ def test_pivot_to_a_second_management_cluster(management_cluster, target_cluster
     assert target.kubectl("get", "namespace", NAMESPACE, check=False).returncode != 0
 
     backup_dir = tmp_path / "backups"
+    # Check mode: clusterctl's dry run lists what would move; nothing is written anywhere.
+    source_mark, target_mark = source.mark(), target.mark()
+    checked, raw = pivot(ansible_env, source, target, backup_dir, check_mode=True)
+    predicted = playbook_runs.task_results(checked, MOVE_TASK)[0]
+    assert predicted["changed"] is True and predicted["dry_run"] is True, raw[-3000:]
+    assert "Cluster/%s/%s" % (NAMESPACE, NAME) in predicted["objects"]
+    assert playbook_runs.task_results(checked, BACKUP_TASK)[0]["objects"] == predicted["objects"]
+    assert not backup_dir.exists()
+    assert source.count_writes("clusterctl/", since=source_mark) == 0
+    assert target.count_writes("clusterctl/", since=target_mark) == 0
+    assert {k: o["metadata"]["uid"] for k, o in objects_by_name(source).items()} == {
+        k: o["metadata"]["uid"] for k, o in before.items()}
+
     output, raw = pivot(ansible_env, source, target, backup_dir)
     assert source.kubeconfig not in raw and target.kubeconfig not in raw
     moved = playbook_runs.task_results(output, MOVE_TASK)[0]
@@ -119,7 +132,8 @@ def test_pivot_to_a_second_management_cluster(management_cluster, target_cluster
         assert obj["spec"] == before[key]["spec"], key
         assert owners(target, obj) == sorted(
             (r["kind"], r["name"]) for r in before[key]["metadata"].get("ownerReferences") or []), key
-    # What the module reports moved is what clusterctl created there.
+    # What the module reports moved is what clusterctl created there, as the dry run predicted.
+    assert moved["objects"] == predicted["objects"]
     reported = set(moved["objects"])
     for plural, name in after:
         kind = after[(plural, name)]["kind"]

@@ -113,7 +113,8 @@ def logged_objects(output, verbs):
     out = []
     for line in (output or "").splitlines():
         match = _LOGGED_OBJECT.match(line.strip())
-        if match and match.group(1) in verbs:
+        # "Creating Namespace=..." is clusterctl making a missing target namespace, not a moved object.
+        if match and match.group(1) in verbs and match.group(2) != "Namespace":
             ref = object_ref(match.group(2), match.group(4) or "", match.group(3))
             if ref not in out:
                 out.append(ref)
@@ -187,9 +188,14 @@ class ClusterctlMoveModule(KaasModule):
         """The namespace clusterctl moves: the option, else the context's namespace, else default."""
         if self.params.get("namespace"):
             return self.params["namespace"]
+        if self.client is None:  # the property fails cleanly when kubernetes or the kubeconfig is missing
+            raise MoveError("no client for the source cluster")
         from kubernetes import config as k8s_config
 
-        contexts, active = k8s_config.list_kube_config_contexts(config_file=self.params.get("kubeconfig"))
+        try:
+            contexts, active = k8s_config.list_kube_config_contexts(config_file=self.params.get("kubeconfig"))
+        except Exception as exc:  # pylint: disable=broad-except  # the loader raises several types
+            raise MoveError("cannot read the contexts of the kubeconfig: %s" % type(exc).__name__)
         chosen = active
         for ctx in contexts or []:
             if ctx.get("name") == self.params.get("context"):

@@ -92,6 +92,7 @@ def test_logged_objects_reads_clusterctl_lines():
     output = "\n".join([
         "Performing move...",
         'Moving Cluster API objects Clusters=1',
+        'Creating Namespace="tenant-a"',
         'Creating Cluster="prod" Namespace="tenant-a"',
         'Creating KubeadmControlPlane="prod-abc" Namespace="tenant-a"',
         'Creating Cluster="prod" Namespace="tenant-a"',
