@@ -18,6 +18,8 @@ description:
   - Fails when the table has no entry, when the entry is unverified and the operator gave neither an
     override checksum nor O(allow_unverified=true), or when the file's sha256 differs.
   - Reads only; runs the same in check mode.
+extends_documentation_fragment:
+  - scs.kaas.attributes
 options:
   name:
     description: Artifact name in the table (V(k3s), V(kind), V(cert-manager)).
@@ -50,13 +52,6 @@ options:
     description: Inventory variable named in error messages.
     type: str
     default: artifact
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""

@@ -29,15 +29,10 @@ description:
   - ORC and the cluster-stack operator are not clusterctl providers; their manifests are applied with
     server-side apply, sending nothing when they are already converged.
 extends_documentation_fragment:
+  - scs.kaas.attributes
   - scs.kaas.kubeconfig
+  - scs.kaas.providers
 options:
-  providers:
-    description:
-      - Keys of the providers to manage; valid are V(core), V(bootstrap-kubeadm), V(control-plane-kubeadm),
-        V(infrastructure-openstack), V(addon-helm), V(orc) and V(cso).
-    type: list
-    elements: str
-    default: [core, bootstrap-kubeadm, control-plane-kubeadm, infrastructure-openstack, addon-helm, orc]
   repository:
     description:
       - Directory of the local provider repository (built here when O(build_repository=true)).
@@ -47,9 +42,6 @@ options:
     description: Build or refresh the repository from the Go module cache (downloading modules via the Go proxy when missing).
     type: bool
     default: true
-  clusterctl:
-    description: Path of the clusterctl binary (the version of the pinned Cluster API). Required to install or upgrade.
-    type: path
   mirror:
     description:
       - Registry repository that mirrors every image (e.g. V(registry.example.com/capi)); written to
@@ -88,13 +80,6 @@ options:
     description: Limit in seconds for each clusterctl command.
     type: int
     default: 900
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 requirements:
   - kubernetes
   - PyYAML

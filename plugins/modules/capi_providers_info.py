@@ -22,20 +22,12 @@ description:
   - With O(plan=true) runs C(clusterctl upgrade plan) against the local repository when an upgrade is due.
   - Changes nothing.
 extends_documentation_fragment:
+  - scs.kaas.attributes
   - scs.kaas.kubeconfig
+  - scs.kaas.providers
 options:
-  providers:
-    description:
-      - Keys of the providers to consider; valid are V(core), V(bootstrap-kubeadm), V(control-plane-kubeadm),
-        V(infrastructure-openstack), V(addon-helm), V(orc) and V(cso).
-    type: list
-    elements: str
-    default: [core, bootstrap-kubeadm, control-plane-kubeadm, infrastructure-openstack, addon-helm, orc]
   repository:
     description: Local provider repository (with C(clusterctl.yaml)); needed for O(plan).
-    type: path
-  clusterctl:
-    description: Path of the clusterctl binary; needed for O(plan).
     type: path
   plan:
     description: Run C(clusterctl upgrade plan) when an upgrade is due.
@@ -55,13 +47,6 @@ options:
     description: Limit in seconds for clusterctl.
     type: int
     default: 300
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 requirements:
   - kubernetes
 seealso:

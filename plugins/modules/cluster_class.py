@@ -27,6 +27,7 @@ description:
     Clusters.
   - The namespace is created when it does not exist.
 extends_documentation_fragment:
+  - scs.kaas.attributes.check_and_diff
   - scs.kaas.kubeconfig
 options:
   infrastructure:
@@ -65,8 +66,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-notes:
-  - Supports check mode and diff mode.
 requirements:
   - kubernetes (Python library)
 seealso:

@@ -26,6 +26,8 @@ description:
     build if the expected upstream text is not found.
   - Also returns the Go module cache directories of Cluster API, its test module and CAPO, whose
     C(config/) trees hold the CRDs and webhook manifests.
+extends_documentation_fragment:
+  - scs.kaas.attributes
 options:
   source_dir:
     description:
@@ -48,12 +50,7 @@ options:
     elements: str
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: Reports in RV(built) what would be built; builds nothing.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 notes:
   - Needs a Go toolchain (at least the version in the collection's pins) on E(PATH), in
     C(/usr/local/go/bin) or named by E(SCS_KAAS_GO), and access to a Go module proxy for the

@@ -28,6 +28,8 @@ description:
   - With O(state=stopped) it stops exactly the processes whose pid files it wrote (checking that each
     pid still belongs to the recorded binary), SIGTERM first and SIGKILL after a limit.
   - The binaries and module directories come from M(scs.kaas.embedded_build).
+extends_documentation_fragment:
+  - scs.kaas.attributes
 options:
   state:
     description: V(started) starts what is missing, V(stopped) stops everything started before.
@@ -69,12 +71,7 @@ options:
     default: 1.0
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: Reports which components would be started or stopped; writes nothing.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 notes:
   - Only one embedded cluster with CAPD can run per network namespace, because the in-memory
     backend binds port 19000 and ports from 20000 up.

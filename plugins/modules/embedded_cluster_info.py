@@ -17,18 +17,13 @@ description:
     M(scs.kaas.embedded_cluster) in O(state_dir), whether it runs (pid file present and the pid still
     belongs to the recorded binary), its pid, its ports and whether its health endpoint answers.
   - Reads the ports of the last start from O(state_dir); changes nothing.
+extends_documentation_fragment:
+  - scs.kaas.attributes
 options:
   state_dir:
     description: The state directory given to M(scs.kaas.embedded_cluster).
     type: path
     required: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 requirements:
   - cryptography
   - PyYAML

@@ -20,6 +20,8 @@ description:
     down) and returns the versions to pass through.
   - Errors name O(var_name), the bad value and what would be valid.
   - Reads nothing from and changes nothing on any system.
+extends_documentation_fragment:
+  - scs.kaas.attributes
 options:
   version:
     description: The desired Kubernetes version.
@@ -57,13 +59,6 @@ options:
       - When V(false), skipping a minor fails.
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 notes:
   - The module never reports a change.
 """

@@ -41,6 +41,7 @@ description:
   - Takes one cluster (O(cluster)) or many (O(clusters)); many are reconciled concurrently in one
     process, which is how the C(workload_cluster) role handles a whole play at once.
 extends_documentation_fragment:
+  - scs.kaas.attributes.check_and_diff
   - scs.kaas.kubeconfig
   - scs.kaas.workload_cluster_spec
 options:
@@ -96,12 +97,8 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
     details: Server-side dry run (C(dryRun=All)); nothing is written.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: full
     details: Before and after of the fields the module owns.
 notes:
   - Requires the C(kubernetes) Python package on the host that runs the module.

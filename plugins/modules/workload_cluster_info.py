@@ -18,6 +18,7 @@ description:
     phase, the v1beta2 conditions with reasons and messages, and why it has not converged (if so).
   - Reads only; two LIST requests in total (Clusters and Machines), whatever the number of clusters.
 extends_documentation_fragment:
+  - scs.kaas.attributes
   - scs.kaas.kubeconfig
 options:
   name:
@@ -29,13 +30,6 @@ options:
   label_selector:
     description: Only clusters with these labels, e.g. C(kaas.scs.community/managed-by=scs.kaas).
     type: str
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""

@@ -17,7 +17,7 @@ Stable interface for every e2e test in this directory:
       with the kubectl built from the pinned k8s.io/kubernetes (never a system one);
       ``kubectl_json(*args)`` -> parsed ``-o json`` output;
     - ``clusterctl(*args)`` (``CLUSTERCTL_DISABLE_VERSIONCHECK=true``, the kubeconfig appended);
-    - ``api_client()`` -> ``kubernetes.client.ApiClient`` (user agent ``scs.kaas-e2e/1.0.0``),
+    - ``api_client()`` -> ``kubernetes.client.ApiClient`` (user agent ``scs.kaas-e2e/<galaxy.yml version>``),
       ``custom_objects()`` -> ``CustomObjectsApi``;
     - ``mark()`` -> marker; ``count_writes(user_agent_prefix, since=marker)`` -> number of
       mutating requests (create/update/patch/delete/deletecollection, without ``dryRun=All``)

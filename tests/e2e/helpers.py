@@ -22,9 +22,21 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 FIXTURES = os.path.join(REPO_ROOT, "tests", "e2e", "fixtures")
 EMBEDDED_SOURCE_DIR = os.path.join(REPO_ROOT, "roles", "management_cluster", "files", "embedded")
 MUTATING_VERBS = ("create", "update", "patch", "delete", "deletecollection")
-E2E_USER_AGENT = "scs.kaas-e2e/1.0.0"
+
+
+def _collection_version():
+    """galaxy.yml's ``version`` (the one source of the collection version)."""
+    with open(os.path.join(REPO_ROOT, "galaxy.yml")) as handle:
+        for line in handle:
+            if line.startswith("version:"):
+                return line.split(":", 1)[1].strip().strip("\"'")
+    raise RuntimeError("galaxy.yml has no version")
+
+
+COLLECTION_VERSION = _collection_version()
+E2E_USER_AGENT = "scs.kaas-e2e/%s" % COLLECTION_VERSION
 # User agent of the marker requests AuditLog sends (never counted as a write).
-AUDIT_MARKER_AGENT = "scs.kaas-e2e-audit-marker/1.0.0"
+AUDIT_MARKER_AGENT = "scs.kaas-e2e-audit-marker/%s" % COLLECTION_VERSION
 # Every binary the e2e tests use; kubectl is built from the pinned k8s.io/kubernetes like the rest.
 REQUIRED_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "capi-manager",
                      "kubeadm-bootstrap-manager", "kubeadm-control-plane-manager", "capd-manager",

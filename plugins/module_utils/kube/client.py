@@ -40,6 +40,8 @@ except ImportError:
     KUBERNETES_IMP_ERR = traceback.format_exc()
     HAS_KUBERNETES = False
 
+# The only copy of galaxy.yml's ``version`` (modules run without galaxy.yml at hand);
+# tests/tooling/test_collection_version.py fails when the two disagree.
 COLLECTION_VERSION = "1.0.0"
 USER_AGENT = "scs.kaas/%s" % COLLECTION_VERSION
 FIELD_MANAGER = "scs.kaas"

@@ -7,7 +7,8 @@
   ``.run(args) -> dict(rc, stdout, stderr, cmd)`` (never raises for a non-zero exit; running out
   of time raises ``CommandError``). ``runner`` runs the commands (``module_utils/command.py``).
   ``.init(args, wait=True)``, ``.upgrade_plan()``, ``.upgrade_apply(args, wait=True)``
-  ``.move_to_directory(path)``, ``.move_from_directory(path)``, ``.version()``
+  ``.move_to_directory(path)``, ``.move_from_directory(path)``, ``.move_to_kubeconfig(path)``,
+  ``.version()`` (the move methods take ``verbosity``: at 1 clusterctl logs each object it moves)
 
 The environment sets ``CLUSTERCTL_DISABLE_VERSIONCHECK=true`` and points ``XDG_CONFIG_HOME`` at a
 private directory, so clusterctl reads no ``~/.config/cluster-api`` overrides or configuration and
@@ -103,15 +104,15 @@ class Clusterctl(object):
             args.append("--wait-providers")
         return self.checked(args, "upgrade apply")
 
-    def move_to_directory(self, path, namespace=None):
-        args = ["move", "--to-directory", path]
+    def move_to_directory(self, path, namespace=None, verbosity=0):
+        args = ["move", "--to-directory", path] + _verbosity(verbosity)
         if namespace:
             args += ["--namespace", namespace]
         return self.checked(args, "move --to-directory")
 
-    def move_from_directory(self, path, namespace=None):
+    def move_from_directory(self, path, namespace=None, verbosity=0):
         # Restoring writes into the cluster named by --to-kubeconfig (clusterctl's MoveOptions).
-        args = ["move", "--from-directory", path, "--to-kubeconfig", self.kubeconfig]
+        args = ["move", "--from-directory", path, "--to-kubeconfig", self.kubeconfig] + _verbosity(verbosity)
         if self.context:
             args += ["--to-kubeconfig-context", self.context]
         if namespace:
@@ -120,8 +121,11 @@ class Clusterctl(object):
             args += ["--config", self.config]
         return self.checked(args, "move --from-directory", with_kubeconfig=False)
 
-    def move_to_kubeconfig(self, to_kubeconfig, to_context=None, namespace=None, dry_run=False):
-        args = ["move", "--to-kubeconfig", to_kubeconfig]
+    def move_to_kubeconfig(self, to_kubeconfig, to_context=None, namespace=None, dry_run=False, verbosity=0):
+        """Move to another cluster; with ``dry_run`` (where ``to_kubeconfig`` may be None) only list."""
+        args = ["move"] + _verbosity(verbosity)
+        if to_kubeconfig:
+            args += ["--to-kubeconfig", to_kubeconfig]
         if to_context:
             args += ["--to-kubeconfig-context", to_context]
         if namespace:
@@ -129,3 +133,8 @@ class Clusterctl(object):
         if dry_run:
             args.append("--dry-run")
         return self.checked(args, "move --to-kubeconfig")
+
+
+def _verbosity(level):
+    # clusterctl logs every object it saves, restores or creates at -v 1 (read by the move module).
+    return ["-v", str(level)] if level else []

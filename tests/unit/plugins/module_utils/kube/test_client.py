@@ -106,8 +106,8 @@ def test_paths_of_the_embedded_clusters_kinds_need_no_discovery(client):
 def test_user_agent_and_field_manager_are_parameters(tmp_path):
     path = tmp_path / "kubeconfig"
     path.write_text(KUBECONFIG)
-    other = kube_client.KubeClient(str(path), user_agent="scs.kaas-embedded/1.0.0", field_manager="scs.kaas-embedded")
-    assert other.api_client.default_headers["User-Agent"] == "scs.kaas-embedded/1.0.0"
+    other = kube_client.KubeClient(str(path), user_agent="scs.kaas-test/unit-test", field_manager="scs.kaas-embedded")
+    assert other.api_client.default_headers["User-Agent"] == "scs.kaas-test/unit-test"
     sent = {}
 
     def fake_request(method, path, query=None, body=None, content_type=None, timeout=None):
