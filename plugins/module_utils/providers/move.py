@@ -173,8 +173,8 @@ class ClusterctlMoveModule(KaasModule):
 
     def _clusterctl(self, kubeconfig, context):
         try:
-            return clusterctl.Clusterctl(self.params["clusterctl"], self.params.get("config"), kubeconfig, context,
-                                         timeout=self.params["timeout"])
+            return clusterctl.Clusterctl(self.runner, self.params["clusterctl"], self.params.get("config"), kubeconfig,
+                                         context, timeout=self.params["timeout"])
         except clusterctl.ClusterctlError as exc:
             raise MoveError(str(exc))
 
