@@ -20,6 +20,7 @@ description:
   - Reads only; runs the same in check mode.
 extends_documentation_fragment:
   - scs.kaas.attributes
+  - scs.kaas.attributes.no_diff
 options:
   name:
     description: Artifact name in the table (V(k3s), V(kind), V(cert-manager)).

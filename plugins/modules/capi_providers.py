@@ -30,6 +30,7 @@ description:
     server-side apply, sending nothing when they are already converged.
 extends_documentation_fragment:
   - scs.kaas.attributes
+  - scs.kaas.attributes.no_diff
   - scs.kaas.kubeconfig
   - scs.kaas.providers
 options:

@@ -23,6 +23,7 @@ description:
   - Changes nothing.
 extends_documentation_fragment:
   - scs.kaas.attributes
+  - scs.kaas.attributes.no_diff
   - scs.kaas.kubeconfig
   - scs.kaas.providers
 options:

@@ -27,7 +27,8 @@ description:
     Clusters.
   - The namespace is created when it does not exist.
 extends_documentation_fragment:
-  - scs.kaas.attributes.check_and_diff
+  - scs.kaas.attributes
+  - scs.kaas.attributes.diff
   - scs.kaas.kubeconfig
 options:
   infrastructure:

@@ -27,6 +27,7 @@ description:
   - Kubeconfig paths and contents appear in no result and no log.
 extends_documentation_fragment:
   - scs.kaas.attributes
+  - scs.kaas.attributes.no_diff
   - scs.kaas.kubeconfig
 options:
   mode:

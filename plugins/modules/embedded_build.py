@@ -28,6 +28,7 @@ description:
     C(config/) trees hold the CRDs and webhook manifests.
 extends_documentation_fragment:
   - scs.kaas.attributes
+  - scs.kaas.attributes.no_diff
 options:
   source_dir:
     description:

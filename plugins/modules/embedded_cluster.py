@@ -30,6 +30,7 @@ description:
   - The binaries and module directories come from M(scs.kaas.embedded_build).
 extends_documentation_fragment:
   - scs.kaas.attributes
+  - scs.kaas.attributes.no_diff
 options:
   state:
     description: V(started) starts what is missing, V(stopped) stops everything started before.

@@ -19,6 +19,7 @@ description:
   - Reads the ports of the last start from O(state_dir); changes nothing.
 extends_documentation_fragment:
   - scs.kaas.attributes
+  - scs.kaas.attributes.no_diff
 options:
   state_dir:
     description: The state directory given to M(scs.kaas.embedded_cluster).
@@ -45,19 +46,19 @@ EXAMPLES = r"""
 
 RETURN = r"""
 state_dir:
-  description: Absolute state directory.
+  description: Absolute state directory (it need not exist; then nothing was ever started there).
   returned: always
   type: str
 kubeconfig:
-  description: Path of the admin kubeconfig.
+  description: Where the admin kubeconfig of a start in O(state_dir) is (mode 0600); not read by this module.
   returned: always
   type: str
 audit_log:
-  description: Path of the kube-apiserver audit log.
+  description: Where the kube-apiserver of a start in O(state_dir) writes its audit log.
   returned: always
   type: str
 api_server:
-  description: URL of the API server.
+  description: URL of the API server, from the ports of the last start (or the defaults).
   returned: always
   type: str
   sample: https://127.0.0.1:16443

@@ -22,6 +22,7 @@ description:
   - Reads nothing from and changes nothing on any system.
 extends_documentation_fragment:
   - scs.kaas.attributes
+  - scs.kaas.attributes.no_diff
 options:
   version:
     description: The desired Kubernetes version.

@@ -41,7 +41,8 @@ description:
   - Takes one cluster (O(cluster)) or many (O(clusters)); many are reconciled concurrently in one
     process, which is how the C(workload_cluster) role handles a whole play at once.
 extends_documentation_fragment:
-  - scs.kaas.attributes.check_and_diff
+  - scs.kaas.attributes
+  - scs.kaas.attributes.diff
   - scs.kaas.kubeconfig
   - scs.kaas.workload_cluster_spec
 options:

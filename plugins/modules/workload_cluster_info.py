@@ -19,6 +19,7 @@ description:
   - Reads only; two LIST requests in total (Clusters and Machines), whatever the number of clusters.
 extends_documentation_fragment:
   - scs.kaas.attributes
+  - scs.kaas.attributes.no_diff
   - scs.kaas.kubeconfig
 options:
   name:

@@ -96,7 +96,8 @@ def _start_here(state_dir, build):
     helpers.ensure_collection_path()
     from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
 
-    result = runtime.EmbeddedCluster(state_dir, binaries=build["binaries"], module_dirs=build["module_dirs"]).start()
+    result = runtime.EmbeddedCluster(state_dir, binaries=build["binaries"], module_dirs=build["module_dirs"],
+                                     runner=helpers.runner()).start()
     print(json.dumps({"changed": result.get("changed"), "started": result.get("started")}))
 
 
