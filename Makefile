@@ -50,12 +50,13 @@ ALLOWED_SKIPS := tests/allowed-skips.yml
 now = $$(date '+%Y-%m-%d %H:%M:%S')
 
 .PHONY: help venv collections test demo lint sanity units sanity-newest units-newest tooling e2e newcomer molecule \
-	binaries build changelog bench clean _stages
+	binaries build changelog bench clean _stages duplicate-code
 
 help:
 	@echo "make demo         run playbooks/demo.yml against inventories/demo"
 	@echo "make test         everything CI runs: $(TEST_STAGES)"
 	@echo "make sanity-newest | units-newest   sanity and units with the newest ansible-core (.venv/newest)"
+	@echo "make duplicate-code   pairs of places in plugins/ and roles/ sharing 6 or more lines"
 	@echo "make lint | sanity | units | tooling | e2e | newcomer | molecule | binaries | build | changelog"
 	@echo "make bench BENCH=embedded|workload_clusters   a benchmark, in a private network namespace"
 	@echo "make venv | collections | clean"
@@ -124,6 +125,12 @@ changelog: collections
 
 lint: collections
 	ansible-lint --profile production
+
+# Pairs of places in plugins/ and roles/ that share 6 or more lines (pylint's duplicate-code check).
+# A report for reviews, not a stage of `make test`: pylint exits non-zero when it finds a pair.
+duplicate-code: collections
+	@pylint --disable=all --enable=duplicate-code --min-similarity-lines=6 --recursive=y --score=n \
+		plugins roles || echo "duplicate-code: pairs listed above"
 
 # ansible-test needs a real .../ansible_collections/scs/kaas directory (symlinks are rejected):
 # run it in a copy of the tree without .git, venvs and build output; the dependency
