@@ -49,7 +49,7 @@ from ansible_collections.scs.kaas.plugins.module_utils.embedded.go_tool import (
     _read_info, _run, download_modules, find_go, go_env, go_toolchain, parse_go_mod_requires, wrapper_dir,
     wrapper_files)
 from ansible_collections.scs.kaas.plugins.module_utils.command import CommandError  # noqa: F401 (callers catch build.CommandError)
-from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError
+from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError, EmbeddedError  # noqa: F401 (callers catch build.EmbeddedError)
 
 __all__ = ["BuildError", "COMPONENT_NAMES", "ensure_binaries", "default_cache_dir"]
 
