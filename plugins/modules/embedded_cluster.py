@@ -63,7 +63,9 @@ options:
         V(etcd_client) (16379), V(etcd_peer) (16380), V(kube_apiserver) (16443),
         V(kube_controller_manager) (16257), and for each of V(capi), V(bootstrap), V(controlplane),
         V(capd) the keys V(<name>_webhook) (16501-16504), V(<name>_health) (16511-16514) and
-        V(<name>_diagnostics) (16521-16524).
+        V(<name>_diagnostics) (16521-16524); with O(optional_providers=[openstack]) also
+        V(capo_webhook) (16505), V(capo_health) (16515), V(capo_diagnostics) (16525) and
+        V(orc_health) (16516).
       - Port 19000 and 20000-20999 are reserved by the in-memory backend of CAPD (fixed upstream).
     type: dict
     default: {}
