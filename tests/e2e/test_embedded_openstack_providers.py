@@ -13,6 +13,7 @@ that time: CAPD's in-memory backend binds fixed ports) and starts the session cl
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -63,6 +64,7 @@ def _dry_run_create(mc, group_version, plural, kind, name, spec):
         k8s_client.CustomObjectsApi(mc.api_client()).create_namespaced_custom_object(
             group, version, NAMESPACE, plural, body, dry_run="All", _request_timeout=30)
     except ApiException as exc:
+        exc.message = json.loads(exc.body).get("message", "") if exc.body else ""
         return exc
     return None
 
@@ -99,13 +101,13 @@ def test_capo_webhooks_admit_valid_objects_and_refuse_invalid_ones(openstack_clu
         "identityRef": IDENTITY, "managedSecurityGroups": {"allowAllInClusterTraffic": False,
                                                            "allNodesSecurityGroupRules": [bad_rule]}})
     assert refused is not None and refused.status in (400, 422), refused
-    assert 'admission webhook "validation.openstackcluster.infrastructure.cluster.x-k8s.io" denied' in refused.body
-    assert "remoteIPPrefix cannot be used with remoteManagedGroups or remoteGroupID" in refused.body
+    assert 'admission webhook "validation.openstackcluster.infrastructure.cluster.x-k8s.io" denied' in refused.message
+    assert "remoteIPPrefix cannot be used with remoteManagedGroups or remoteGroupID" in refused.message
     refused = _dry_run_create(mc, INFRA, "openstackmachines", "OpenStackMachine", "invalid", dict(
         machine, ports=[{"disablePortSecurity": True, "securityGroups": [{"filter": {"name": "default"}}]}]))
     assert refused is not None, "CAPO's webhook admitted a port with security groups and no port security"
-    assert 'admission webhook "validation.openstackmachine.infrastructure.cluster.x-k8s.io" denied' in refused.body
-    assert "cannot have security groups when DisablePortSecurity is set to true" in refused.body
+    assert 'admission webhook "validation.openstackmachine.infrastructure.cluster.x-k8s.io" denied' in refused.message
+    assert "cannot have security groups when DisablePortSecurity is set to true" in refused.message
 
 
 def test_orc_objects_are_admitted_and_validated_by_orc_crds(openstack_cluster):
@@ -114,7 +116,7 @@ def test_orc_objects_are_admitted_and_validated_by_orc_crds(openstack_cluster):
     flavor = {"cloudCredentialsRef": credentials, "resource": {"ram": 4096, "vcpus": 2, "disk": 20}}
     assert _dry_run_create(mc, ORC, "flavors", "Flavor", "valid", flavor) is None
     refused = _dry_run_create(mc, ORC, "flavors", "Flavor", "invalid", {"cloudCredentialsRef": credentials})
-    assert refused is not None and "resource must be specified when policy is managed" in refused.body
+    assert refused is not None and "resource must be specified when policy is managed" in refused.message
 
 
 def test_inventory_lists_capo_with_its_version_and_labels(openstack_cluster, openstack_build):
