@@ -51,7 +51,7 @@ from ansible_collections.scs.kaas.plugins.module_utils.embedded.go_tool import (
 from ansible_collections.scs.kaas.plugins.module_utils.command import CommandError  # noqa: F401 (callers catch build.CommandError)
 from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError, EmbeddedError  # noqa: F401 (callers catch build.EmbeddedError)
 
-__all__ = ["BuildError", "COMPONENT_NAMES", "ensure_binaries", "default_cache_dir"]
+__all__ = ["BuildError", "CommandError", "EmbeddedError", "COMPONENT_NAMES", "ensure_binaries", "default_cache_dir"]
 
 # The development provider (CAPD) lives in the separate module sigs.k8s.io/cluster-api/test. Its
 # v1.14.1 and v1.14.2 sources are not downloadable from the Go module proxy this project can reach
