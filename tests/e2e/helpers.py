@@ -274,7 +274,7 @@ class ManagementCluster:
     def started_pids(self):
         """component -> pid of what the runtime's pid files record as running."""
         out = {}
-        for name in self._runtime.COMPONENTS:
+        for name in self._runtime.ALL_COMPONENTS:
             record = self.cluster.running(name)
             if record:
                 out[name] = record["pid"]

@@ -47,13 +47,13 @@ from ansible_collections.scs.kaas.plugins.module_utils.embedded import pki as _p
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import probes as _probes
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry as _registry
 from ansible_collections.scs.kaas.plugins.module_utils.embedded.process import Supervisor, listeners, tail
-from ansible_collections.scs.kaas.plugins.module_utils.embedded.registry import COMPONENTS, validate_ports, validate_switches
+from ansible_collections.scs.kaas.plugins.module_utils.embedded.registry import validate_ports, validate_switches
 
 USER_AGENT = "scs.kaas-embedded/%s" % _kube.COLLECTION_VERSION
 FIELD_MANAGER = "scs.kaas-embedded"
-# Binaries and module directories needed without ``optional_providers`` (kubectl only serves the
-# diagnostics of a failed start; clusterctl is for callers).
-REQUIRED_BINARIES = _registry.components()
+# Components, binaries, module dirs without ``optional_providers``; ALL_COMPONENTS: with all of them.
+REQUIRED_BINARIES = COMPONENTS = _registry.components()
+ALL_COMPONENTS = _registry.COMPONENTS
 MODULE_DIRS = tuple(sorted(_registry.module_dirs(REQUIRED_BINARIES)))
 # Python libraries the embedded_cluster* modules need: (available, name, import error).
 REQUIRED_LIBRARIES = (
@@ -290,9 +290,9 @@ class EmbeddedCluster(object):
         self.validate(files=not check_mode)
         result = dict((k, []) for k in ("started", "restarted", "stopped", "applied", "pruned", "pki_written", "warnings"))
 
-        running = dict((n, self.running(n)) for n in COMPONENTS)
+        running = dict((n, self.running(n)) for n in ALL_COMPONENTS)
         # Running but switched off (optional_providers no longer names them): stopped.
-        unwanted = [n for n in COMPONENTS if running[n] and n not in self.components]
+        unwanted = [n for n in ALL_COMPONENTS if running[n] and n not in self.components]
         stale = [n for n in self.components if running[n] and running[n].get("argv_live") != self._argv(n)]
         to_start = [n for n in self.components if not running[n] or n in stale]
         if check_mode:
@@ -314,7 +314,7 @@ class EmbeddedCluster(object):
         # Stop stale processes (binary, flags or certificates changed) and switched off ones,
         # managers first.
         result["stopped"] = unwanted
-        for name in reversed(COMPONENTS):
+        for name in reversed(ALL_COMPONENTS):
             if name in stale or name in unwanted:
                 self._stop_process(name)
                 if name in stale:
@@ -359,7 +359,7 @@ class EmbeddedCluster(object):
         """Stop exactly the processes whose pid files ``start`` wrote (managers first)."""
         self._fill_from_state()
         result = {"changed": False, "stopped": []}
-        for name in reversed(COMPONENTS):
+        for name in reversed(ALL_COMPONENTS):
             if self.running(name):
                 result["stopped"].append(name)
                 if not check_mode:
@@ -379,7 +379,7 @@ class EmbeddedCluster(object):
 
     def _describe(self, health=True):
         components = {}
-        for name in COMPONENTS:
+        for name in ALL_COMPONENTS:
             record = self.running(name)
             if name not in self.components and not record:
                 continue
