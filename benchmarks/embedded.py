@@ -17,6 +17,10 @@ and prints a table. The in-memory backend binds fixed ports (19000, 20000+), so 
 private network namespace when anything else may use them:
 
     unshare --net bash -c 'ip link set lo up && .venv/bin/python benchmarks/embedded.py'
+
+``--optional-providers openstack`` runs CAPO and ORC too (built first if the cache lacks them);
+"started" then also needs dry-run creates of an OpenStackCluster and an OpenStackMachine to pass
+CAPO's webhooks.
 """
 
 from __future__ import annotations
@@ -68,12 +72,23 @@ ADMISSION_PROBES = (
 )
 
 
+# With the openstack providers switched on: CAPO's v1beta1 objects through its webhooks.
+OPENSTACK_PROBES = (
+    ("infrastructure.cluster.x-k8s.io", "v1beta1", "openstackclusters", {
+        "kind": "OpenStackCluster", "spec": {"identityRef": {"type": "Secret", "name": "bench", "cloudName": "openstack"}}}),
+    ("infrastructure.cluster.x-k8s.io", "v1beta1", "openstackmachines", {
+        "kind": "OpenStackMachine", "spec": {"flavor": "bench", "image": {"filter": {"name": "bench"}}}}),
+)
+OPTIONAL = {"providers": None}
+
+
 def admission_passes(mc):
     """True when a dry-run create of every probe object passes all webhooks."""
     from kubernetes import client as k8s_client
 
     api = k8s_client.CustomObjectsApi(mc.api_client())
-    for group, version, plural, body in ADMISSION_PROBES:
+    probes = ADMISSION_PROBES + (OPENSTACK_PROBES if OPTIONAL["providers"] else ())
+    for group, version, plural, body in probes:
         obj = dict(body, apiVersion="%s/%s" % (group, version), metadata={"name": "bench-probe"})
         try:
             api.create_namespaced_custom_object(group, version, "default", plural, obj, dry_run="All",
@@ -102,7 +117,7 @@ def measure_starts(build, runs):
     steps = {"cold": [], "warm": []}
     for run in range(runs):
         state_dir = tempfile.mkdtemp(prefix="scs-kaas-bench-")
-        mc = helpers.ManagementCluster(state_dir, build)
+        mc = helpers.ManagementCluster(state_dir, build, optional_providers=OPTIONAL["providers"])
         try:
             for kind in ("cold", "warm"):
                 t0 = time.time()
@@ -201,13 +216,17 @@ def main():
     parser.add_argument("--skip-lifecycle", action="store_true", help="only measure starts")
     parser.add_argument("--runs", type=int, default=5,
                         help="cold and warm starts to measure (median reported; default 5; 0 skips)")
+    parser.add_argument("--optional-providers", action="append", choices=["openstack"],
+                        help="run these optional providers too (CAPO and ORC for openstack)")
     parser.add_argument("--only-starts", action="store_true",
                         help="stop after the --runs starts (no single run, lifecycle or memory table)")
     args = parser.parse_args()
+    OPTIONAL["providers"] = args.optional_providers
 
     results = []
     print("load at begin: %s" % load(), flush=True)
-    build = timed("ensure_binaries (warm cache)", results, lambda: helpers.ensure_binaries(log=lambda m: None))
+    build = timed("ensure_binaries (warm cache)", results, lambda: helpers.ensure_binaries(
+        log=lambda m: None, optional_providers=args.optional_providers))
     if build.get("built"):
         print("note: ensure_binaries built %s: the cache was not warm" % build["built"])
     if args.runs > 0:
@@ -216,7 +235,7 @@ def main():
         if args.only_starts:
             return 0
     state_dir = args.state_dir or tempfile.mkdtemp(prefix="scs-kaas-bench-")
-    mc = helpers.ManagementCluster(state_dir, build)
+    mc = helpers.ManagementCluster(state_dir, build, optional_providers=args.optional_providers)
     peaks = {}
     try:
         timed("cold start (new state dir) -> started", results, lambda: started(mc))

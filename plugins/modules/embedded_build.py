@@ -43,12 +43,24 @@ options:
     type: path
   components:
     description:
-      - Components to build or find; all of them when omitted.
+      - Components to build or find; when omitted, those that run with O(optional_providers)
+        switched on, and the tools V(clusterctl) and V(kubectl).
       - Names of the embedded component registry's records and tools, for example V(etcd),
         V(kube-apiserver), V(capi-manager), V(capd-manager), V(clusterctl) or V(kubectl). An unknown
         name fails before anything is built, and the message lists the valid names.
     type: list
     elements: str
+  optional_providers:
+    description:
+      - Providers of the embedded management cluster that are off by default, to build as well
+        (pass the same list to M(scs.kaas.embedded_cluster)).
+      - V(openstack) - the Cluster API provider OpenStack (CAPO) and the OpenStack Resource
+        Controller (ORC), each built from its own wrapper module at its pinned version.
+      - Ignored when O(components) is given.
+    type: list
+    elements: str
+    choices: [openstack]
+    default: []
 attributes:
   check_mode:
     details: Reports in RV(built) what would be built; builds nothing.
@@ -109,7 +121,7 @@ messages:
   elements: str
 """
 
-from ansible_collections.scs.kaas.plugins.module_utils.embedded import build
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import build, registry
 from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
 
 
@@ -119,6 +131,7 @@ class EmbeddedBuildModule(KaasModule):
         cache_dir=dict(type="path"),
         # No ``choices``: the registry is the list (ensure_binaries refuses unknown names first).
         components=dict(type="list", elements="str"),
+        optional_providers=dict(type="list", elements="str", choices=sorted(registry.SWITCHES), default=[]),
     )
     kubeconfig_options = False
 
@@ -136,7 +149,8 @@ class EmbeddedBuildModule(KaasModule):
     def run(self):
         p = self.params
         result = build.ensure_binaries(p["source_dir"], self.runner, cache_dir=p.get("cache_dir"),
-                                       components=p.get("components"), log=self.log, check_mode=self.module.check_mode)
+                                       components=p.get("components"), log=self.log, check_mode=self.module.check_mode,
+                                       switches=p["optional_providers"])
         result["changed"] = bool(result["built"])
         result["messages"] = self.messages
         return result

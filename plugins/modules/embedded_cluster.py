@@ -16,7 +16,8 @@ description:
   - Runs a Cluster API management cluster as plain local processes, all listening on 127.0.0.1 only -
     etcd, kube-apiserver, kube-controller-manager (garbage collector, namespace and service-account
     controllers) and the Cluster API managers core, kubeadm bootstrap, kubeadm control plane and the
-    development provider CAPD with its in-memory backend.
+    development provider CAPD with its in-memory backend; with O(optional_providers=[openstack]) also
+    the Cluster API provider OpenStack (CAPO) and the OpenStack Resource Controller (ORC).
   - With O(state=started) it generates a PKI (CA, serving and admin client certificates,
     service-account keys, webhook CA and serving certificate) and an admin kubeconfig (mode 0600) in
     O(state_dir), checks that every port it needs is free (naming the process that holds a port
@@ -62,10 +63,27 @@ options:
         V(etcd_client) (16379), V(etcd_peer) (16380), V(kube_apiserver) (16443),
         V(kube_controller_manager) (16257), and for each of V(capi), V(bootstrap), V(controlplane),
         V(capd) the keys V(<name>_webhook) (16501-16504), V(<name>_health) (16511-16514) and
-        V(<name>_diagnostics) (16521-16524).
+        V(<name>_diagnostics) (16521-16524); with O(optional_providers=[openstack]) also
+        V(capo_webhook) (16505), V(capo_health) (16515), V(capo_diagnostics) (16525) and
+        V(orc_health) (16516).
       - Port 19000 and 20000-20999 are reserved by the in-memory backend of CAPD (fixed upstream).
     type: dict
     default: {}
+  optional_providers:
+    description:
+      - Providers that are off by default and run as well. Build them with the same list
+        (M(scs.kaas.embedded_build) O(scs.kaas.embedded_build#module:optional_providers)).
+      - V(openstack) - CAPO (its CRDs with conversion webhooks, its admission webhooks, the
+        clusterctl inventory entry V(infrastructure-openstack); ports V(capo_webhook) 16505,
+        V(capo_health) 16515, V(capo_diagnostics) 16525) and ORC (its CRDs; port V(orc_health)
+        16516). Without it CAPO's CRDs are still installed, without conversion webhooks.
+      - A start without a provider that an earlier start ran stops its processes and deletes its
+        webhook configurations and inventory entry (its CRDs and objects stay).
+      - With O(state=stopped) every process the last start recorded is stopped, whatever this says.
+    type: list
+    elements: str
+    choices: [openstack]
+    default: []
   timeout_scale:
     description: Factor applied to every wait limit (API server 150 s, CRDs 90 s, managers 180 s ...).
     type: float
@@ -158,13 +176,23 @@ timings:
   returned: state=started
   type: dict
 stopped:
-  description: Components stopped by this run.
-  returned: state=stopped
+  description: Components stopped by this run (with O(state=started) those no longer switched on).
+  returned: always
+  type: list
+  elements: str
+pruned:
+  description: Objects (kind/namespace/name) deleted because no running provider wants them any more.
+  returned: state=started
+  type: list
+  elements: str
+optional_providers:
+  description: The optional providers of this run (O(state=started)) or of the last start.
+  returned: always
   type: list
   elements: str
 """
 
-from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry, runtime
 from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
 
 
@@ -178,6 +206,7 @@ class EmbeddedClusterModule(KaasModule):
         module_dirs=dict(type="dict"),
         ports=dict(type="dict", default={}),
         timeout_scale=dict(type="float", default=1.0),
+        optional_providers=dict(type="list", elements="str", choices=sorted(registry.SWITCHES), default=[]),
     )
     module_kwargs = dict(required_if=[("state", "started", ("binaries", "module_dirs"))])
 

@@ -79,12 +79,12 @@ def runner():
     return local_command.runner()
 
 
-def ensure_binaries(log=print):
+def ensure_binaries(log=print, optional_providers=None):
     """Build (or find cached) binaries through the collection's build.py; return its result."""
     ensure_collection_path()
     from ansible_collections.scs.kaas.plugins.module_utils.embedded import build
 
-    result = build.ensure_binaries(EMBEDDED_SOURCE_DIR, runner(), log=log)
+    result = build.ensure_binaries(EMBEDDED_SOURCE_DIR, runner(), log=log, switches=optional_providers)
     missing = [n for n in REQUIRED_BINARIES if not os.access(result["binaries"].get(n) or "", os.X_OK)]
     if missing:
         raise RuntimeError("ensure_binaries() returned no executable for: %s" % ", ".join(missing))
@@ -242,7 +242,7 @@ class ManagementCluster:
     ``EmbeddedCluster``), ``last_start`` (result dict of the last :meth:`start`).
     """
 
-    def __init__(self, state_dir, build_result, ports=None):
+    def __init__(self, state_dir, build_result, ports=None, optional_providers=None):
         ensure_collection_path()
         from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
 
@@ -251,7 +251,8 @@ class ManagementCluster:
         self.binaries = dict(build_result["binaries"])
         self.module_dirs = dict(build_result["module_dirs"])
         self.cluster = runtime.EmbeddedCluster(self.state_dir, binaries=self.binaries,
-                                               module_dirs=self.module_dirs, ports=ports, runner=runner())
+                                               module_dirs=self.module_dirs, ports=ports, runner=runner(),
+                                               optional_providers=optional_providers)
         self.ports = self.cluster.ports
         self.kubeconfig = self.cluster.paths["kubeconfig"]
         self.audit_log = self.cluster.paths["audit_log"]
@@ -273,7 +274,7 @@ class ManagementCluster:
     def started_pids(self):
         """component -> pid of what the runtime's pid files record as running."""
         out = {}
-        for name in self._runtime.COMPONENTS:
+        for name in self._runtime.ALL_COMPONENTS:
             record = self.cluster.running(name)
             if record:
                 out[name] = record["pid"]

@@ -49,9 +49,9 @@ from ansible_collections.scs.kaas.plugins.module_utils.embedded.go_tool import (
     _read_info, _run, download_modules, find_go, go_env, go_toolchain, parse_go_mod_requires, wrapper_dir,
     wrapper_files)
 from ansible_collections.scs.kaas.plugins.module_utils.command import CommandError
-from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError
+from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError, EmbeddedError
 
-__all__ = ["BuildError", "CommandError", "COMPONENT_NAMES", "ensure_binaries", "default_cache_dir"]
+__all__ = ["BuildError", "CommandError", "EmbeddedError", "COMPONENT_NAMES", "ensure_binaries", "default_cache_dir"]
 
 # The development provider (CAPD) lives in the separate module sigs.k8s.io/cluster-api/test. Its
 # v1.14.1 and v1.14.2 sources are not downloadable from the Go module proxy this project can reach
@@ -81,13 +81,20 @@ def wrappers(by_name=None):
     return out
 
 
+def default_components(switches=()):
+    """What a build without an explicit component list makes: the components that run with
+    ``switches`` on (``registry.components``), then the tools."""
+    return list(_registry.components(switches)) + [t.name for t in _registry.TOOLS]
+
+
 def modules_to_resolve(components):
     """``{wrapper module: sorted Go modules}`` to download before planning ``components``: the
-    stamped module, the edited modules and the module directories the runtime reads."""
+    stamped module, the edited modules and the module directories the runtime reads when
+    ``components`` run."""
     specs = wrappers()
     by_name = binaries()
     needed = dict((by_name[c].wrapper, set()) for c in components)
-    for wrapper, module in _registry.module_dirs().values():
+    for wrapper, module in _registry.module_dirs(components).values():
         needed.setdefault(wrapper, set()).add(module)
     for wrapper, modules in needed.items():
         spec = specs.get(wrapper) or {}
@@ -99,11 +106,11 @@ def modules_to_resolve(components):
 
 COMPONENT_NAMES = tuple(binaries())
 # (wrapper module, package) per binary, the wrapper specs and (wrapper, Go module) per module
-# directory: views of the registry as it is at import time (callers read them; the build itself
-# reads the registry at call time).
+# directory of the default components: views of the registry as it is at import time (callers
+# read them; the build itself reads the registry at call time).
 COMPONENTS = dict((b.name, (b.wrapper, b.package)) for b in binaries().values())
 WRAPPERS = wrappers()
-MODULE_DIRS = _registry.module_dirs()
+MODULE_DIRS = _registry.module_dirs(_registry.components())
 
 # The edit step: per Go module, (file, expected upstream text, replacement, expected count).
 # Changing anything here changes the cache key of every binary built with the module.
@@ -262,7 +269,7 @@ def _plan(runner, go, source_dir, cache_dir, components, toolchain, env, log, ti
         start = time.time()
         infos_by_wrapper[wrapper] = download_modules(runner, go, wdir, wanted, env) if wanted else {}
         timings.setdefault("resolve", {})[wrapper] = round(time.time() - start, 2)
-    for name, (wrapper, module) in _registry.module_dirs().items():
+    for name, (wrapper, module) in _registry.module_dirs(components).items():
         module_dirs[name] = infos_by_wrapper[wrapper][module]["Dir"]
     for name in components:
         wrapper, package = by_name[name].wrapper, by_name[name].package
@@ -307,16 +314,22 @@ def _stderr_log(msg):
     sys.stderr.flush()
 
 
-def ensure_binaries(source_dir, runner, cache_dir=None, components=None, log=_stderr_log, check_mode=False):
+def ensure_binaries(source_dir, runner, cache_dir=None, components=None, log=_stderr_log, check_mode=False,
+                    switches=None):
     """Make sure every requested component's binary is in the cache; build what is missing.
+
+    ``components`` (default: :func:`default_components` of ``switches``, a list of
+    ``registry.SWITCHES`` keys) names the binaries; the module directories are those the runtime
+    reads when they run.
 
     Returns ``{"binaries": {component: path}, "module_dirs": {name: dir}, "timings": {...},
     "built": [components built by this call], "patched_sources": {module: dir}}``. In check mode
     nothing is built; ``built`` lists what would be built and ``binaries`` still names the paths.
     """
     names = list(binaries())
+    switches = _registry.validate_switches(switches)
     if components is None:
-        components = names
+        components = default_components(switches)
     unknown = [c for c in components if c not in names]
     if unknown:
         raise BuildError("unknown component(s) %s; valid: %s" % (", ".join(unknown), ", ".join(names)))

@@ -60,19 +60,21 @@ CLUSTERCTL_CORE_INVENTORY = "inventory"
 CLUSTERCTL_API_VERSION = "clusterctl.cluster.x-k8s.io/v1alpha3"
 
 
-def embedded_providers():
-    """The providers the embedded cluster installs, from the catalog (``providers/catalog.py``)
-    and the registry (which manager serves which catalog key): ``key`` (catalog key), ``module``
-    (name in ``module_dirs``), ``source`` (provider directory inside it), ``label``, ``prefix``,
-    ``namespace``, ``provider_name``, ``type`` and ``manager`` (the component serving the
-    provider's webhooks; None: its controller does not run here, so CRDs only, no webhooks and no
-    inventory entry)."""
+def embedded_providers(components=None):
+    """The providers the embedded cluster installs when ``components`` (default: those that run
+    with no optional provider switched on) run, from the catalog (``providers/catalog.py``) and the registry (which manager serves which
+    catalog key): ``key`` (catalog key), ``module`` (name in ``module_dirs``), ``source``
+    (provider directory inside it), ``label``, ``prefix``, ``namespace``, ``provider_name``,
+    ``type`` and ``manager`` (the component serving the provider; None: its controller does not
+    run here, so CRDs only, no webhooks and no inventory entry). A catalog entry without a
+    clusterctl type (ORC) has no provider label and no inventory entry."""
     out = []
-    for key, manager, _wrapper in _registry.embedded_providers():
+    for key, manager, _wrapper in _registry.embedded_providers(components):
         entry = _catalog.provider(key)
         out.append({
             "key": key, "module": entry["module_dir"], "source": _catalog.source_dir(entry),
-            "label": _catalog.label(entry), "prefix": entry["name_prefix"], "namespace": entry["namespace"],
+            "label": _catalog.label(entry) if entry["type"] else None,
+            "prefix": entry["name_prefix"], "namespace": entry["namespace"],
             "manager": manager, "provider_name": entry["name"], "type": entry["type"],
         })
     return tuple(out)
@@ -220,15 +222,15 @@ def ca_bundle(ca_pem):
     return base64.b64encode(ca_pem).decode("ascii")
 
 
-def crds(module_dirs, webhook_ports, webhook_ca_pem):
-    """All CRDs to install, ready to apply, plus warnings.
+def crds(module_dirs, webhook_ports, webhook_ca_pem, components=None):
+    """All CRDs to install when ``components`` run, ready to apply, plus warnings.
 
     ``webhook_ports`` maps manager component name -> webhook port.
     """
     bundle = ca_bundle(webhook_ca_pem)
     out = []
     warnings = []
-    for provider in embedded_providers():
+    for provider in embedded_providers(components):
         pdir = provider_dir(provider, module_dirs)
         provider_defaults(provider, pdir)
         files, contract, conversion = _crd_plan(pdir)
@@ -243,9 +245,10 @@ def crds(module_dirs, webhook_ports, webhook_ca_pem):
                 meta.pop("creationTimestamp", None)
                 labels = meta.setdefault("labels", {})
                 labels.update(contract)
-                labels[PROVIDER_LABEL] = provider["label"]
-                if manager:
-                    # clusterctl init labels every component of an installed provider.
+                if provider["label"]:
+                    labels[PROVIDER_LABEL] = provider["label"]
+                if manager and provider["type"]:
+                    # clusterctl init labels every component of a provider it installs.
                     labels[CLUSTERCTL_LABEL] = ""
                 served = [v["name"] for v in crd["spec"].get("versions", []) if v.get("served")]
                 name = meta["name"]
@@ -281,18 +284,21 @@ def clusterctl_crd(module_dirs):
     return crd
 
 
-def webhook_configurations(module_dirs, webhook_ports, webhook_ca_pem):
-    """Mutating/validating webhook configurations of every provider whose manager runs here."""
+def webhook_configurations(module_dirs, webhook_ports, webhook_ca_pem, components=None):
+    """Mutating/validating webhook configurations of every provider whose manager runs here (a
+    provider without ``config/webhook/manifests.yaml``, such as ORC, has none)."""
     bundle = ca_bundle(webhook_ca_pem)
     out = []
-    for provider in embedded_providers():
+    for provider in embedded_providers(components):
         manager = provider["manager"]
         if not manager:
             continue
-        if manager not in webhook_ports:
-            raise ManifestError("no webhook port for %s" % manager)
         pdir = provider_dir(provider, module_dirs)
         path = os.path.join(pdir, "config", "webhook", "manifests.yaml")
+        if not os.path.exists(path):
+            continue
+        if manager not in webhook_ports:
+            raise ManifestError("no webhook port for %s, whose provider has webhooks in %s" % (manager, path))
         for doc in _load_all(path):
             if doc.get("kind") not in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
                 continue
@@ -311,27 +317,25 @@ def webhook_configurations(module_dirs, webhook_ports, webhook_ca_pem):
     return out
 
 
-def namespaces():
+def namespaces(components=None):
     out = []
-    for provider in embedded_providers():
+    for provider in embedded_providers(components):
         if not provider["manager"]:
             continue
+        labels = {CLUSTERCTL_LABEL: "", PROVIDER_LABEL: provider["label"]} if provider["label"] else {}
         out.append({
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {
-                "name": provider["namespace"],
-                "labels": {CLUSTERCTL_LABEL: "", PROVIDER_LABEL: provider["label"]},
-            },
+            "metadata": {"name": provider["namespace"], "labels": labels},
         })
     return out
 
 
-def inventory(module_dirs):
-    """clusterctl ``Provider`` objects for the providers whose controllers run here."""
+def inventory(module_dirs, components=None):
+    """clusterctl ``Provider`` objects for the clusterctl providers whose controllers run here."""
     out = []
-    for provider in embedded_providers():
-        if not provider["manager"]:
+    for provider in embedded_providers(components):
+        if not provider["manager"] or not provider["type"]:
             continue
         version = module_version(module_dirs[provider["module"]])
         out.append({

@@ -33,6 +33,14 @@ from ansible_collections.scs.kaas.plugins.module_utils.kube.client import KubeEr
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import manifests as _manifests
 
 CRD_KIND = ("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+# Kinds an earlier start applied that are deleted once no running provider wants them (a provider
+# switched off): its webhooks would refuse every request for its kinds, its inventory entry would
+# claim it is installed. CRDs and namespaces stay: deleting them deletes the objects in them.
+PRUNED_KINDS = {
+    "MutatingWebhookConfiguration": "admissionregistration.k8s.io/v1",
+    "ValidatingWebhookConfiguration": "admissionregistration.k8s.io/v1",
+    "Provider": _manifests.CLUSTERCTL_API_VERSION,
+}
 
 
 def digest(obj):
@@ -67,16 +75,17 @@ def established(crd):
     return any(c.get("type") == "Established" and c.get("status") == "True" for c in conds)
 
 
-def desired_objects(module_dirs, webhook_ports, webhook_ca_pem):
-    """(namespaces + CRDs + webhook configurations, inventory, warnings) from the manifests."""
+def desired_objects(module_dirs, webhook_ports, webhook_ca_pem, components=None):
+    """(namespaces + CRDs + webhook configurations, inventory, warnings) from the manifests of
+    the providers installed when ``components`` (default: the default ones) run."""
     try:
-        crds, warnings = _manifests.crds(module_dirs, webhook_ports, webhook_ca_pem)
+        crds, warnings = _manifests.crds(module_dirs, webhook_ports, webhook_ca_pem, components)
         crds.append(_manifests.clusterctl_crd(module_dirs))
-        webhooks = _manifests.webhook_configurations(module_dirs, webhook_ports, webhook_ca_pem)
-        inventory = _manifests.inventory(module_dirs)
+        webhooks = _manifests.webhook_configurations(module_dirs, webhook_ports, webhook_ca_pem, components)
+        inventory = _manifests.inventory(module_dirs, components)
     except _manifests.ManifestError as exc:
         raise EmbeddedError("cannot build the embedded cluster's manifests: %s" % exc)
-    return _manifests.namespaces() + crds + webhooks, inventory, warnings
+    return _manifests.namespaces(components) + crds + webhooks, inventory, warnings
 
 
 class ObjectInstaller(object):
@@ -132,6 +141,22 @@ class ObjectInstaller(object):
             self.records[key(obj)] = record_of(obj, applied)
         write_atomic(self.records_path, json.dumps(self.records, indent=1, sort_keys=True) + "\n", 0o600)
         return list(zip(todo, results))
+
+    def prune(self, desired):
+        """Delete what an earlier start applied of the ``PRUNED_KINDS`` and ``desired`` lacks;
+        return the keys deleted."""
+        wanted = set(key(o) for o in desired)
+        gone = sorted(k for k in self.records if k.split("/", 1)[0] in PRUNED_KINDS and k not in wanted)
+        for record_key in gone:
+            kind, namespace, name = record_key.split("/", 2)
+            try:
+                self.client.delete(self.client.resource(PRUNED_KINDS[kind], kind), name, namespace or None)
+            except KubeError as exc:
+                raise EmbeddedError("cannot delete %s, which no running provider wants: %s" % (record_key, exc))
+            del self.records[record_key]
+        if gone:
+            write_atomic(self.records_path, json.dumps(self.records, indent=1, sort_keys=True) + "\n", 0o600)
+        return gone
 
     def wait_established(self, applied, timeout):
         """Watch until every CRD among the ``applied`` (desired, result) pairs is Established."""

@@ -8,8 +8,9 @@ pin it is built from (``build.py`` builds it), its binary name, argv, extra envi
 (with the inventory keys of ``ports``), health probes, the webhook port the provider's CRD
 conversion and admission webhooks point at, the provider it serves (a ``providers/catalog.py``
 key: CRD sources, webhooks and the clusterctl inventory entry), what it needs before it may
-start, and its start timeout. Adding a controller is one record here, its pins and its Go wrapper
-module under ``roles/management_cluster/files/embedded/go/``.
+start, its start timeout and the switch (``SWITCHES``) that turns it on, if it is not always
+on. Adding a controller is one record here, its pins and its Go wrapper module under
+``roles/management_cluster/files/embedded/go/``.
 
 The build reads everything from here too: :data:`TOOLS` (binaries built but not run as
 components), :data:`WRAPPER_MODULES` (version stamps and source edits of a wrapper module) and
@@ -88,16 +89,18 @@ class WrapperModule(object):
 class Component(Binary):
     """One process of the embedded cluster (see the module docstring)."""
 
-    __slots__ = ("ports", "fixed_ports", "argv", "env", "probes", "webhook_port", "provider", "requires", "timeout")
+    __slots__ = ("ports", "fixed_ports", "argv", "env", "probes", "webhook_port", "provider", "requires", "timeout",
+                 "switch")
 
     def __init__(self, name, wrapper, package, pin, ports, argv, probes, requires, timeout,
-                 env=None, fixed_ports=(), webhook_port=None, provider=None):
+                 env=None, fixed_ports=(), webhook_port=None, provider=None, switch=None):
         super(Component, self).__init__(name, wrapper, package, pin)
         self.ports = tuple(ports)  # (purpose, key in ``ports``, default)
         self.fixed_ports = tuple(fixed_ports)  # (purpose, port) set in upstream code
         self.argv, self.env, self.probes = argv, dict(env or {}), tuple(probes)
         self.webhook_port, self.provider = webhook_port, provider
         self.requires, self.timeout = tuple(requires), timeout
+        self.switch = switch  # None: always on; else a key of SWITCHES
 
 
 class Layout(object):
@@ -165,8 +168,9 @@ def _kcm_argv(binary, lay):
     ]
 
 
-def _manager_argv(prefix):
-    """argv of a controller-runtime manager of cluster-api (flags from its ``main.go``)."""
+def _manager_argv(prefix, feature_gates=FEATURE_GATES):
+    """argv of a controller-runtime manager built on cluster-api's ``util/flags`` (the flags of the
+    CAPI mains and of CAPO's ``main.go``)."""
     def argv(binary, lay):
         return [
             binary,
@@ -177,23 +181,38 @@ def _manager_argv(prefix):
             "--health-addr=127.0.0.1:%d" % lay.ports["%s_health" % prefix],
             "--diagnostics-address=127.0.0.1:%d" % lay.ports["%s_diagnostics" % prefix],
             "--insecure-diagnostics",
-            "--feature-gates=%s" % FEATURE_GATES,
-        ]
+        ] + (["--feature-gates=%s" % feature_gates] if feature_gates else [])
     return argv
 
 
-def _manager(name, prefix, package, provider, first_port, env=None, fixed_ports=()):
-    """Record of a CAPI manager: webhook, health and diagnostics ports, readyz + webhook TLS probes."""
+def _manager(name, prefix, package, provider, first_port, env=None, fixed_ports=(), wrapper="cluster-api",
+             pin=_pins.CLUSTER_API_VERSION, feature_gates=FEATURE_GATES, switch=None):
+    """Record of a manager with CAPI's flags: webhook, health and diagnostics ports, readyz +
+    webhook TLS probes."""
     return Component(
-        name, "cluster-api", package, _pins.CLUSTER_API_VERSION,
+        name, wrapper, package, pin,
         ports=[("webhook", "%s_webhook" % prefix, first_port),
                ("health", "%s_health" % prefix, first_port + 10),
                ("diagnostics", "%s_diagnostics" % prefix, first_port + 20)],
-        argv=_manager_argv(prefix),
+        argv=_manager_argv(prefix, feature_gates),
         probes=[Probe("http", "%s_health" % prefix, "/readyz"),
                 Probe("tls", "%s_webhook" % prefix, ca="webhook_ca_crt")],
         requires=("kube-apiserver", OBJECTS), timeout=180, env=env, fixed_ports=fixed_ports,
-        webhook_port="%s_webhook" % prefix, provider=provider)
+        webhook_port="%s_webhook" % prefix, provider=provider, switch=switch)
+
+
+def _orc_argv(binary, lay):
+    # ORC's cmd/manager: no webhooks; metrics stay off (its default "0").
+    return [binary, "--kubeconfig=%s" % lay.paths["kubeconfig"], "--leader-elect=false",
+            "--health-probe-bind-address=127.0.0.1:%d" % lay.ports["orc_health"],
+            "--metrics-bind-address=0"]
+
+
+# Components that are off unless their switch is given (``components(switches)``): switch ->
+# what it turns on, for messages and docs.
+SWITCHES = {
+    "openstack": "the Cluster API provider OpenStack (CAPO) and the OpenStack Resource Controller (ORC)",
+}
 
 
 # Start order; defaults stay clear of k3s/kubeadm (6443, 2379/2380, 10250-10259),
@@ -222,6 +241,13 @@ REGISTRY = (
     _manager("capd-manager", "capd", "sigs.k8s.io/cluster-api/test/infrastructure/docker",
              "infrastructure-docker", 16504,
              env={"POD_IP": "127.0.0.1"}, fixed_ports=[("inmemory-debug", INMEMORY_DEBUG_PORT)]),
+    # CAPO implements the v1beta1 contract; its feature gates are its own (none needed here).
+    _manager("capo-manager", "capo", "sigs.k8s.io/cluster-api-provider-openstack", "infrastructure-openstack",
+             16505, wrapper="capo", pin=_pins.CAPO_VERSION, feature_gates=None, switch="openstack"),
+    Component("orc-manager", "orc", "github.com/k-orc/openstack-resource-controller/v2/cmd/manager",
+              _pins.ORC_VERSION, ports=[("health", "orc_health", 16516)], argv=_orc_argv,
+              probes=[Probe("http", "orc_health", "/readyz")], requires=("kube-apiserver", OBJECTS),
+              timeout=180, provider="orc", switch="openstack"),
 )
 
 # Built with the components, never run as one: the runtime writes the clusterctl inventory for
@@ -238,15 +264,20 @@ WRAPPER_MODULES = {
     "kubectl": _KUBERNETES_STAMP,
     "cluster-api": WrapperModule("sigs.k8s.io/cluster-api", ("sigs.k8s.io/cluster-api/version",),
                                  edits=("sigs.k8s.io/controller-runtime", "sigs.k8s.io/cluster-api/test")),
+    # CAPO's version package (version/version.go) has cluster-api's variable names.
+    "capo": WrapperModule("sigs.k8s.io/cluster-api-provider-openstack", ("sigs.k8s.io/cluster-api-provider-openstack/version",),
+                          edits=("sigs.k8s.io/controller-runtime",)),
 }
 
 # Catalog providers whose CRDs the embedded cluster installs although their controller does not
 # run here (workload specs for them are validated against the real schema), with the wrapper
-# module that pins their Go module. A record serving the provider replaces the entry.
+# module that pins their Go module. A record serving the provider and switched on replaces the
+# entry.
 CRD_ONLY_PROVIDERS = {"infrastructure-openstack": "capo"}
 
 BY_NAME = dict((c.name, c) for c in REGISTRY)
 BINARIES = REGISTRY + TOOLS
+# Every component, in start order (stop and status look at all of them).
 COMPONENTS = tuple(c.name for c in REGISTRY)
 MANAGERS = tuple(c.name for c in REGISTRY if OBJECTS in c.requires)
 DEFAULT_PORTS = dict((key, default) for c in REGISTRY for _purpose, key, default in c.ports)
@@ -256,19 +287,45 @@ def wrapper_module(name):
     return WRAPPER_MODULES.get(name) or WrapperModule()
 
 
-def embedded_providers():
+def validate_switches(switches, var_name="switches"):
+    """The sorted, distinct switches of ``switches`` (a list); EmbeddedError names a bad one."""
+    if switches is None:
+        return []
+    if isinstance(switches, str) or not isinstance(switches, (list, tuple)):
+        raise EmbeddedError("%s: %r is not a list; valid items: %s" % (var_name, switches, ", ".join(sorted(SWITCHES))))
+    for item in switches:
+        if item not in SWITCHES:
+            raise EmbeddedError("%s: unknown item %r; valid items: %s (%s)" % (
+                var_name, item, ", ".join(sorted(SWITCHES)),
+                "; ".join("%s: %s" % (k, v) for k, v in sorted(SWITCHES.items()))))
+    return sorted(set(switches))
+
+
+def components(switches=()):
+    """Names of the components that run with ``switches`` on, in start order."""
+    return tuple(c.name for c in REGISTRY if c.switch is None or c.switch in switches)
+
+
+def _selected(names):
+    """``names`` in start order; None: the components that run by default (no switch on)."""
+    return components() if names is None else tuple(c.name for c in REGISTRY if c.name in names)
+
+
+def embedded_providers(names=None):
     """``[(catalog key, manager component or None, wrapper module)]``: the providers whose CRDs
-    the embedded cluster installs, served ones in start order first."""
-    served = [(c.provider, c.name, c.wrapper) for c in REGISTRY if c.provider]
+    the embedded cluster installs when the components ``names`` (default: the default ones) run, served ones
+    in start order first."""
+    served = [(c.provider, c.name, c.wrapper) for c in REGISTRY if c.provider and c.name in _selected(names)]
     taken = set(key for key, _manager, _wrapper in served)
     return served + [(key, None, wrapper) for key, wrapper in sorted(CRD_ONLY_PROVIDERS.items()) if key not in taken]
 
 
-def module_dirs():
+def module_dirs(names=None):
     """``{name: (wrapper module, Go module)}``: the module directories the embedded cluster reads
-    its providers' ``config/`` from (``module_dirs`` of the build), named by the catalog."""
+    its providers' ``config/`` from (``module_dirs`` of the build) when the components ``names``
+    (default: the default ones) run, named by the catalog."""
     out = {}
-    for key, _manager, wrapper in embedded_providers():
+    for key, _manager, wrapper in embedded_providers(names):
         entry = _catalog.CATALOG[key]
         out[entry["module_dir"]] = (wrapper, entry["module"])
     # clusterctl's inventory CRD comes with the core module.
@@ -300,8 +357,9 @@ def environment(name, kubeconfig):
     return env
 
 
-def start_levels():
-    """Components and the ``OBJECTS`` milestone grouped by dependency depth, in start order."""
+def start_levels(names=None):
+    """Components ``names`` (default: the default ones) and the ``OBJECTS`` milestone grouped by
+    dependency depth, in start order."""
     depth = {}
 
     def level(name):
@@ -310,7 +368,7 @@ def start_levels():
             depth[name] = 1 + max([level(r) for r in requires] or [-1])
         return depth[name]
 
-    names = list(COMPONENTS) + [OBJECTS]
+    names = list(_selected(names)) + [OBJECTS]
     levels = [[] for _dummy in range(max(level(n) for n in names) + 1)]
     for name in names:
         levels[depth[name]].append(name)

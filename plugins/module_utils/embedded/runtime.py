@@ -47,14 +47,14 @@ from ansible_collections.scs.kaas.plugins.module_utils.embedded import pki as _p
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import probes as _probes
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry as _registry
 from ansible_collections.scs.kaas.plugins.module_utils.embedded.process import Supervisor, listeners, tail
-from ansible_collections.scs.kaas.plugins.module_utils.embedded.registry import COMPONENTS, validate_ports
+from ansible_collections.scs.kaas.plugins.module_utils.embedded.registry import validate_ports, validate_switches
 
 USER_AGENT = "scs.kaas-embedded/%s" % _kube.COLLECTION_VERSION
 FIELD_MANAGER = "scs.kaas-embedded"
-# Binaries the runtime needs (clusterctl and kubectl are optional: kubectl, built like the others,
-# only serves the diagnostics of a failed start; clusterctl is for callers).
-REQUIRED_BINARIES = COMPONENTS
-MODULE_DIRS = ("cluster-api", "cluster-api-test", "cluster-api-provider-openstack")
+# Components, binaries, module dirs without ``optional_providers``; ALL_COMPONENTS: with all of them.
+REQUIRED_BINARIES = COMPONENTS = _registry.components()
+ALL_COMPONENTS = _registry.COMPONENTS
+MODULE_DIRS = tuple(sorted(_registry.module_dirs(REQUIRED_BINARIES)))
 # Python libraries the embedded_cluster* modules need: (available, name, import error).
 REQUIRED_LIBRARIES = (
     (_pki.HAS_CRYPTOGRAPHY, "cryptography", _pki.CRYPTOGRAPHY_IMPORT_ERROR),
@@ -69,7 +69,8 @@ def from_params(params, log=None, runner=None):
     """The cluster an ``embedded_cluster*`` module's parameters describe."""
     return EmbeddedCluster(params["state_dir"], binaries=params.get("binaries"),
                            module_dirs=params.get("module_dirs"), ports=params.get("ports") or None,
-                           timeout_scale=params.get("timeout_scale") or 1.0, log=log, runner=runner)
+                           timeout_scale=params.get("timeout_scale") or 1.0, log=log, runner=runner,
+                           optional_providers=params.get("optional_providers"))
 
 
 class EmbeddedCluster(object):
@@ -79,10 +80,12 @@ class EmbeddedCluster(object):
     Go module cache directories of cluster-api, its test module and CAPO. Both may be omitted for
     ``status``/``stop``, which read ``state.json`` written by the last start. ``runner``
     (``module_utils/command.py``) starts the processes; ``status``/``stop`` need none.
+    ``optional_providers``: ``registry.SWITCHES`` keys whose components run too (None: as
+    recorded by the last start for ``status``, none for ``start``).
     """
 
     def __init__(self, state_dir, binaries=None, module_dirs=None, ports=None, timeout_scale=1.0,
-                 log=None, kubectl=None, runner=None):
+                 log=None, kubectl=None, runner=None, optional_providers=None):
         if not state_dir:
             raise EmbeddedError("state_dir: must be a directory path")
         self.state_dir = os.path.abspath(os.path.expanduser(state_dir))
@@ -90,6 +93,9 @@ class EmbeddedCluster(object):
         self.module_dirs = dict(module_dirs or {})
         self._ports_given = ports
         self.ports = validate_ports(ports)
+        self._switches_given = optional_providers
+        self.switches = validate_switches(optional_providers, "optional_providers")
+        self.components = _registry.components(self.switches)
         self.timeout_scale = float(timeout_scale)
         self.log = log or (lambda msg: None)
         self._kubectl = kubectl
@@ -124,19 +130,24 @@ class EmbeddedCluster(object):
         self.module_dirs = self.module_dirs or state.get("module_dirs", {})
         if self._ports_given is None and state.get("ports"):
             self.ports = validate_ports(state["ports"])
+        if self._switches_given is None and state.get("optional_providers"):
+            self.switches = validate_switches(state["optional_providers"], "optional_providers")
+            self.components = _registry.components(self.switches)
 
     def validate(self, binaries_var="binaries", module_dirs_var="module_dirs", files=True):
         """Check binaries and module dirs; ``files=False`` (check mode) only checks the keys."""
-        for name in REQUIRED_BINARIES:
+        hint = " (optional_providers %s: build with the same list)" % ", ".join(self.switches) if self.switches else ""
+        for name in self.components:
             path = self.binaries.get(name)
             if not path:
-                raise EmbeddedError("%s: no path for %r; needed: %s" % (binaries_var, name, ", ".join(REQUIRED_BINARIES)))
+                raise EmbeddedError("%s: no path for %r; needed: %s%s" % (binaries_var, name, ", ".join(self.components), hint))
             if files and not (os.path.isfile(path) and os.access(path, os.X_OK)):
                 raise EmbeddedError("%s[%r]: %s is not an executable file" % (binaries_var, name, path))
-        for name in MODULE_DIRS:
+        needed = sorted(_registry.module_dirs(self.components))
+        for name in needed:
             path = self.module_dirs.get(name)
             if not path:
-                raise EmbeddedError("%s: no directory for %r; needed: %s" % (module_dirs_var, name, ", ".join(MODULE_DIRS)))
+                raise EmbeddedError("%s: no directory for %r; needed: %s%s" % (module_dirs_var, name, ", ".join(needed), hint))
             if files and not os.path.isdir(path):
                 raise EmbeddedError("%s[%r]: %s is not a directory" % (module_dirs_var, name, path))
 
@@ -189,7 +200,7 @@ class EmbeddedCluster(object):
 
         Fails at once when one of them or of ``alive`` (e.g. etcd while kube-apiserver is
         waited for) is gone."""
-        todo = [n for n in COMPONENTS if n in names and n not in confirmed]
+        todo = [n for n in self.components if n in names and n not in confirmed]
 
         def check():
             for name in todo:
@@ -199,14 +210,14 @@ class EmbeddedCluster(object):
             return all(n in confirmed for n in todo)
         if todo:
             limit = max(_registry.BY_NAME[n].timeout for n in todo)
-            watched = [n for n in COMPONENTS if n in todo or n in alive]
+            watched = [n for n in self.components if n in todo or n in alive]
             self._wait("%s healthy" % ", ".join(todo), limit, check, watched)
 
     # ------------------------------------------------------------------ diagnostics
 
     def _diagnostics(self, names=None):
         parts = []
-        for name in names or COMPONENTS:
+        for name in names or self.components:
             path = self.processes.log_file(name)
             if os.path.exists(path):
                 parts.append("---- last 200 lines of %s ----\n%s" % (path, tail(path, 200)))
@@ -234,7 +245,7 @@ class EmbeddedCluster(object):
         _manifests.set_parse_cache(self.paths["cache"])
         ca_pem = _pki.read_text(self.pki["webhook_ca_crt"])
         first, inventory, warnings = _objects.desired_objects(
-            self.module_dirs, _registry.webhook_ports(self.ports), ca_pem)
+            self.module_dirs, _registry.webhook_ports(self.ports), ca_pem, self.components)
         result["warnings"].extend(warnings)
         self.timings["manifests"] = round(time.time() - t_manifests, 2)
         t_apply = time.time()
@@ -247,6 +258,7 @@ class EmbeddedCluster(object):
             installer.wait_established(applied, TIMEOUTS["crds"] * self.timeout_scale)
             self.timings["CRDs established"] = round(time.time() - t_crds, 2)
             applied += installer.ensure(inventory, live)
+            result["pruned"] = installer.prune(first + inventory)
         except (EmbeddedError, _kube.KubeError) as exc:
             raise EmbeddedError(str(exc), self._diagnostics(["kube-apiserver"]))
         finally:
@@ -276,15 +288,17 @@ class EmbeddedCluster(object):
         t0 = time.time()
         self.timings = {}
         self.validate(files=not check_mode)
-        result = {"changed": False, "started": [], "restarted": [], "applied": [], "pki_written": [],
-                  "warnings": []}
+        result = dict((k, []) for k in ("started", "restarted", "stopped", "applied", "pruned", "pki_written", "warnings"))
 
-        running = dict((n, self.running(n)) for n in COMPONENTS)
-        stale = [n for n, r in running.items() if r and r.get("argv_live") != self._argv(n)]
-        to_start = [n for n in COMPONENTS if not running[n] or n in stale]
+        running = dict((n, self.running(n)) for n in ALL_COMPONENTS)
+        # Running but switched off (optional_providers no longer names them): stopped.
+        unwanted = [n for n in ALL_COMPONENTS if running[n] and n not in self.components]
+        stale = [n for n in self.components if running[n] and running[n].get("argv_live") != self._argv(n)]
+        to_start = [n for n in self.components if not running[n] or n in stale]
         if check_mode:
             _dummy, would_write = _pki.ensure_pki(self.pki["dir"], check_mode=True)
-            result.update(changed=bool(to_start or would_write), started=to_start, pki_written=would_write)
+            result.update(changed=bool(to_start or unwanted or would_write), started=to_start, stopped=unwanted,
+                          pki_written=would_write)
             result.update(self._describe())
             return result
 
@@ -294,14 +308,17 @@ class EmbeddedCluster(object):
         result["pki_written"] = written
         if written:
             # Processes hold the old certificates: restart whatever runs.
-            stale = [n for n in COMPONENTS if running[n]]
-            to_start = list(COMPONENTS)
+            stale = [n for n in self.components if running[n]]
+            to_start = list(self.components)
 
-        # Stop stale processes (binary, flags or certificates changed), managers first.
-        for name in reversed(COMPONENTS):
-            if name in stale:
+        # Stop stale processes (binary, flags or certificates changed) and switched off ones,
+        # managers first.
+        result["stopped"] = unwanted
+        for name in reversed(ALL_COMPONENTS):
+            if name in stale or name in unwanted:
                 self._stop_process(name)
-                result["restarted"].append(name)
+                if name in stale:
+                    result["restarted"].append(name)
 
         conflicts = self._port_conflicts(to_start) if to_start else []
         if conflicts:
@@ -311,7 +328,8 @@ class EmbeddedCluster(object):
         kubeconfig = _pki.admin_kubeconfig(self.pki, "https://127.0.0.1:%d" % self.ports["kube_apiserver"])
         changed |= write_if_changed(self.paths["kubeconfig"], _manifests.dump_yaml(kubeconfig), 0o600)
         changed |= write_if_changed(self.paths["audit_policy"], _manifests.dump_yaml(_manifests.audit_policy()), 0o600)
-        state = {"binaries": self.binaries, "module_dirs": self.module_dirs, "ports": self.ports}
+        state = {"binaries": self.binaries, "module_dirs": self.module_dirs, "ports": self.ports,
+                 "optional_providers": self.switches}
         changed |= write_if_changed(self.paths["state"], json.dumps(state, indent=2, sort_keys=True) + "\n", 0o600)
         if self.binaries.get("kubectl"):
             # A stable path to the kubectl of this cluster's Kubernetes release, for operators.
@@ -319,7 +337,7 @@ class EmbeddedCluster(object):
             changed |= ensure_link(self.paths["kubectl"], self.binaries["kubectl"])
 
         confirmed, launched = set(), []
-        for level in _registry.start_levels():
+        for level in _registry.start_levels(self.components):
             needs = set(r for n in level if n in _registry.BY_NAME for r in _registry.BY_NAME[n].requires)
             self._wait_healthy(needs, confirmed, t0, launched)
             launch = [n for n in level if n in to_start]
@@ -329,9 +347,9 @@ class EmbeddedCluster(object):
             result["started"].extend(launch)
             if _registry.OBJECTS in level:
                 self._install_objects(result)
-        self._wait_healthy(COMPONENTS, confirmed, t0)
+        self._wait_healthy(self.components, confirmed, t0)
 
-        result["changed"] = changed or bool(result["started"] or result["applied"])
+        result["changed"] = changed or any(result[k] for k in ("started", "stopped", "applied", "pruned"))
         self.timings["start_total"] = round(time.time() - t0, 2)
         result["timings"] = dict(self.timings)
         result.update(self._describe())
@@ -341,7 +359,7 @@ class EmbeddedCluster(object):
         """Stop exactly the processes whose pid files ``start`` wrote (managers first)."""
         self._fill_from_state()
         result = {"changed": False, "stopped": []}
-        for name in reversed(COMPONENTS):
+        for name in reversed(ALL_COMPONENTS):
             if self.running(name):
                 result["stopped"].append(name)
                 if not check_mode:
@@ -361,8 +379,10 @@ class EmbeddedCluster(object):
 
     def _describe(self, health=True):
         components = {}
-        for name in COMPONENTS:
+        for name in ALL_COMPONENTS:
             record = self.running(name)
+            if name not in self.components and not record:
+                continue
             components[name] = {
                 "running": bool(record),
                 "pid": record["pid"] if record else None,
@@ -376,4 +396,5 @@ class EmbeddedCluster(object):
             "audit_log": self.paths["audit_log"],
             "api_server": "https://127.0.0.1:%d" % self.ports["kube_apiserver"],
             "components": components,
+            "optional_providers": list(self.switches),
         }

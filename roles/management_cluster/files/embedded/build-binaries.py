@@ -41,8 +41,11 @@ def main():
     parser.add_argument("--cache-dir", default=None,
                         help="cache directory (default: $SCS_KAAS_CACHE_DIR or ~/.cache/scs-kaas)")
     parser.add_argument("--check", action="store_true", help="only report what would be built")
+    parser.add_argument("--optional-providers", action="append", default=[], metavar="PROVIDER",
+                        help="build the components of this optional provider too (openstack: CAPO and ORC)")
     parser.add_argument("components", nargs="*", metavar="COMPONENT",
-                        help="components to build (default: all): %s" % ", ".join(build.COMPONENT_NAMES))
+                        help="components to build (default: those that run by default, plus the tools): %s"
+                        % ", ".join(build.COMPONENT_NAMES))
     args = parser.parse_args()
 
     def log(msg):
@@ -50,8 +53,9 @@ def main():
 
     try:
         result = build.ensure_binaries(HERE, local_command.runner(), cache_dir=args.cache_dir,
-                                       components=args.components or None, log=log, check_mode=args.check)
-    except (build.BuildError, build.CommandError) as exc:
+                                       components=args.components or None, log=log, check_mode=args.check,
+                                       switches=args.optional_providers)
+    except (build.BuildError, build.CommandError, build.EmbeddedError) as exc:
         log("error: %s" % exc)
         return 1
     json.dump(result, sys.stdout, indent=2, sort_keys=True)

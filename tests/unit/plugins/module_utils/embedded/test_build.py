@@ -16,6 +16,7 @@ import pytest
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import build
 from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command
+from ansible_collections.scs.kaas.plugins.module_utils.errors import EmbeddedError
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", ".."))
 GO_DIR = os.path.join(REPO, "roles", "management_cluster", "files", "embedded", "go")
@@ -97,11 +98,22 @@ def test_cluster_api_wrapper_requires_pinned_cluster_api():
 
 
 def test_capo_wrapper_requires_pinned_capo():
-    assert build.parse_go_mod_requires(_go_mod("capo")) == {
-        "sigs.k8s.io/cluster-api-provider-openstack": pins.CAPO_VERSION}
+    requires = build.parse_go_mod_requires(_go_mod("capo"))
+    assert requires["sigs.k8s.io/cluster-api-provider-openstack"] == pins.CAPO_VERSION
+    # CAPO is built with its own dependency versions (CAPI v1.12 API packages, controller-runtime
+    # v0.22), not those of the cluster-api wrapper.
+    assert requires["sigs.k8s.io/cluster-api"].split(".")[:2] != pins.CLUSTER_API_VERSION.split(".")[:2]
+    assert not _replaces(_go_mod("capo")), "committed go.mod must not replace modules (the build does)"
 
 
-@pytest.mark.parametrize("module", ["kubernetes", "kubectl", "etcd", "cluster-api", "capo"])
+def test_orc_wrapper_builds_the_orc_that_capo_requires():
+    orc = "github.com/k-orc/openstack-resource-controller/v2"
+    assert build.parse_go_mod_requires(_go_mod("orc"))[orc] == pins.ORC_VERSION
+    assert build.parse_go_mod_requires(_go_mod("capo"))[orc] == pins.ORC_VERSION
+    assert not _replaces(_go_mod("orc"))
+
+
+@pytest.mark.parametrize("module", ["kubernetes", "kubectl", "etcd", "cluster-api", "capo", "orc"])
 def test_wrapper_go_sum_pins_every_required_module(module):
     text = _go_mod(module)
     requires = build.parse_go_mod_requires(text)
@@ -369,9 +381,25 @@ def test_missing_wrapper_module_is_named(tmp_path):
 def test_component_names_are_the_interface():
     assert set(build.COMPONENT_NAMES) == {
         "kube-apiserver", "kube-controller-manager", "etcd", "capi-manager", "kubeadm-bootstrap-manager",
-        "kubeadm-control-plane-manager", "capd-manager", "clusterctl", "kubectl"}
+        "kubeadm-control-plane-manager", "capd-manager", "capo-manager", "orc-manager", "clusterctl", "kubectl"}
     assert set(build.COMPONENTS) == set(build.COMPONENT_NAMES)
     assert set(build.MODULE_DIRS) == {"cluster-api", "cluster-api-test", "cluster-api-provider-openstack"}
+
+
+def test_a_build_without_a_component_list_makes_what_runs_by_default():
+    default = build.default_components()
+    assert "capo-manager" not in default and "orc-manager" not in default
+    assert default[-2:] == ["clusterctl", "kubectl"]
+    openstack = build.default_components(["openstack"])
+    assert [c for c in openstack if c not in default] == ["capo-manager", "orc-manager"]
+    assert build.modules_to_resolve(openstack)["orc"] == ["github.com/k-orc/openstack-resource-controller/v2"]
+    assert "orc" not in build.modules_to_resolve(default)
+
+
+def test_an_unknown_optional_provider_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(EmbeddedError, match="unknown item 'aws'; valid items: openstack"):
+        build.ensure_binaries(str(tmp_path), local_command.runner(), cache_dir=str(tmp_path / "cache"), switches=["aws"])
+    assert not os.path.exists(str(tmp_path / "cache"))
 
 
 def test_stale_temp_dirs_of_interrupted_builds_are_removed(tmp_path):

@@ -99,14 +99,20 @@ def test_a_new_manager_serves_its_catalog_provider_in_the_embedded_cluster(monke
     assert "caaph-system" in [n["metadata"]["name"] for n in manifests.namespaces()]
 
 
-def test_a_record_for_a_crd_only_provider_takes_over_its_entry(monkeypatch):
-    capo = _manager_record("capo-manager", "capo", "sigs.k8s.io/cluster-api-provider-openstack",
-                           "infrastructure-openstack", 16506)
+def test_a_record_for_a_crd_only_provider_takes_over_its_entry_when_switched_on():
+    capo = registry.BY_NAME["capo-manager"]
+    assert capo.switch == "openstack" and capo.provider == "infrastructure-openstack"
     assert [p["manager"] for p in manifests.embedded_providers() if p["key"] == "infrastructure-openstack"] == [None]
-    monkeypatch.setattr(registry, "REGISTRY", registry.REGISTRY + (capo,))
-    assert [p["manager"] for p in manifests.embedded_providers()
+    switched_on = registry.components(["openstack"])
+    assert [p["manager"] for p in manifests.embedded_providers(switched_on)
             if p["key"] == "infrastructure-openstack"] == ["capo-manager"]
-    assert registry.module_dirs()["cluster-api-provider-openstack"] == ("capo", capo.package)
+    assert registry.module_dirs(switched_on)["cluster-api-provider-openstack"] == ("capo", capo.package)
+    # ORC: a catalog entry without a clusterctl type, served by its record, no provider label.
+    orc = [p for p in manifests.embedded_providers(switched_on) if p["key"] == "orc"]
+    assert [(p["manager"], p["label"], p["type"]) for p in orc] == [("orc-manager", None, None)]
+    assert registry.module_dirs(switched_on)["openstack-resource-controller"] == (
+        "orc", catalog.CATALOG["orc"]["module"])
+    assert "openstack-resource-controller" not in registry.module_dirs()
 
 
 def test_the_tools_are_built_from_the_registry_too():

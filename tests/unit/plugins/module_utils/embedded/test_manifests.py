@@ -208,3 +208,49 @@ def test_the_development_provider_is_in_the_catalog_but_not_in_the_repository():
     assert "infrastructure-docker" not in catalog.PROVIDERS
     assert [p["key"] for p in manifests.embedded_providers()] == [
         "core", "bootstrap-kubeadm", "control-plane-kubeadm", "infrastructure-docker", "infrastructure-openstack"]
+
+
+def test_openstack_switched_on_serves_capo_webhooks_and_installs_orc(module_dirs, tmp_path):
+    from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry
+
+    components = registry.components(["openstack"])
+    by_key = dict((p["key"], p) for p in manifests.embedded_providers(components))
+    capo = module_dirs["cluster-api-provider-openstack"]
+    # CAPO's tree again, now with a manager: its webhook manifests exist upstream.
+    _provider(capo, by_key["infrastructure-openstack"],
+              [_crd("openstackclusters.infrastructure.cluster.x-k8s.io", ["v1beta1"]),
+               _crd("openstackmachines.infrastructure.cluster.x-k8s.io", ["v1alpha7", "v1beta1"])],
+              {"cluster.x-k8s.io/v1beta1": "v1beta1"},
+              ["openstackclusters.infrastructure.cluster.x-k8s.io", "openstackmachines.infrastructure.cluster.x-k8s.io"],
+              commonlabels=True)
+    # ORC's tree as upstream: CRDs, a kustomization without labels, no config/webhook.
+    orc = str(tmp_path / "openstack-resource-controller" / "v2@v2.4.0")
+    _write(os.path.join(orc, "config", "crd", "bases", "flavors.yaml"), [_crd("flavors.openstack.k-orc.cloud", ["v1alpha1"])])
+    _write(os.path.join(orc, "config", "crd", "kustomization.yaml"), [{"resources": ["bases/flavors.yaml"]}])
+    _write(os.path.join(orc, "config", "default", "kustomization.yaml"), [{"namespace": "orc-system", "namePrefix": "orc-"}])
+    dirs = dict(module_dirs, **{"openstack-resource-controller": orc})
+    ports = dict(PORTS, **{"capo-manager": 16505})
+
+    crds, warnings = manifests.crds(dirs, ports, CA, components)
+    by_name = dict((c["metadata"]["name"], c) for c in crds)
+    machines = by_name["openstackmachines.infrastructure.cluster.x-k8s.io"]
+    assert machines["spec"]["conversion"]["webhook"]["clientConfig"]["url"] == "https://127.0.0.1:16505/convert"
+    assert machines["metadata"]["labels"][manifests.CLUSTERCTL_LABEL] == ""
+    assert not [w for w in warnings if "openstack" in w]
+    # ORC is not installed by clusterctl upstream either: neither provider nor clusterctl label.
+    assert by_name["flavors.openstack.k-orc.cloud"]["metadata"]["labels"] == {}
+
+    hooks = manifests.webhook_configurations(dirs, ports, CA, components)
+    capo_hooks = [h for h in hooks if h["metadata"]["name"].startswith("capo-")]
+    assert sorted(h["metadata"]["name"] for h in capo_hooks) == [
+        "capo-mutating-webhook-configuration", "capo-validating-webhook-configuration"]
+    assert all(w["clientConfig"]["url"].startswith("https://127.0.0.1:16505/") for h in capo_hooks for w in h["webhooks"])
+    assert not [h for h in hooks if h["metadata"]["name"].startswith("orc-")]
+
+    inventory = dict((p["metadata"]["name"], p) for p in manifests.inventory(dirs, components))
+    assert (inventory["infrastructure-openstack"]["version"], inventory["infrastructure-openstack"]["type"]) == (
+        "v0.14.7", "InfrastructureProvider")
+    assert sorted(inventory) == ["bootstrap-kubeadm", "cluster-api", "control-plane-kubeadm",
+                                 "infrastructure-docker", "infrastructure-openstack"]
+    namespaces = dict((n["metadata"]["name"], n["metadata"]["labels"]) for n in manifests.namespaces(components))
+    assert namespaces["orc-system"] == {} and namespaces["capo-system"][manifests.PROVIDER_LABEL] == "infrastructure-openstack"

@@ -51,6 +51,7 @@ def test_default_ports_keep_their_inventory_keys_and_numbers():
         "bootstrap_webhook": 16502, "bootstrap_health": 16512, "bootstrap_diagnostics": 16522,
         "controlplane_webhook": 16503, "controlplane_health": 16513, "controlplane_diagnostics": 16523,
         "capd_webhook": 16504, "capd_health": 16514, "capd_diagnostics": 16524,
+        "capo_webhook": 16505, "capo_health": 16515, "capo_diagnostics": 16525, "orc_health": 16516,
     }
 
 
@@ -62,13 +63,18 @@ def test_every_record_is_built_by_build_py_from_its_wrapper_module_and_pin():
 
 
 def test_every_provider_record_names_the_manifest_provider_it_serves():
-    by_key = dict((p["key"], p) for p in manifests.PROVIDERS)
+    everything = manifests.embedded_providers(registry.COMPONENTS)
+    by_key = dict((p["key"], p) for p in everything)
     served = [r for r in registry.REGISTRY if r.provider]
     assert sorted(r.name for r in served) == sorted(registry.MANAGERS)
     for record in served:
         assert by_key[record.provider]["manager"] == record.name
-        assert record.webhook_port in registry.DEFAULT_PORTS
-    assert sorted(p["manager"] for p in manifests.PROVIDERS if p["manager"]) == sorted(registry.MANAGERS)
+        # ORC has no webhooks (its upstream config/ has no config/webhook).
+        assert record.webhook_port in registry.DEFAULT_PORTS or record.name == "orc-manager"
+    assert sorted(p["manager"] for p in everything if p["manager"]) == sorted(registry.MANAGERS)
+    # By default (no optional provider switched on) the switched records serve nothing.
+    assert sorted(p["manager"] for p in manifests.PROVIDERS if p["manager"]) == sorted(
+        r.name for r in served if r.switch is None)
 
 
 def test_component_ports_and_webhook_ports():
@@ -77,13 +83,38 @@ def test_component_ports_and_webhook_ports():
     assert registry.component_ports("capd-manager", ports) == [
         ("webhook", 17004), ("health", 16514), ("diagnostics", 16524), ("inmemory-debug", 19000)]
     assert registry.webhook_ports(ports)["capd-manager"] == 17004
-    assert sorted(registry.webhook_ports(ports)) == sorted(registry.MANAGERS)
+    assert sorted(registry.webhook_ports(ports)) == sorted(set(registry.MANAGERS) - {"orc-manager"})
 
 
 def test_start_levels_follow_requirements():
     levels = registry.start_levels()
-    assert levels == [["etcd", "kube-apiserver"], ["kube-controller-manager", registry.OBJECTS],
-                      list(registry.MANAGERS)]
+    default_managers = [m for m in registry.MANAGERS if m not in ("capo-manager", "orc-manager")]
+    assert levels == [["etcd", "kube-apiserver"], ["kube-controller-manager", registry.OBJECTS], default_managers]
+    # Switched on, CAPO and ORC start with the other managers, after the objects are in place.
+    assert registry.start_levels(registry.components(["openstack"])) == levels[:2] + [
+        default_managers + ["capo-manager", "orc-manager"]]
+
+
+@pytest.mark.parametrize("value,message", [
+    (["aws"], "optional_providers: unknown item 'aws'; valid items: openstack"),
+    ("openstack", "optional_providers: 'openstack' is not a list"),
+])
+def test_unknown_optional_providers_are_refused_naming_the_valid_ones(value, message):
+    with pytest.raises(EmbeddedError) as err:
+        registry.validate_switches(value, "optional_providers")
+    assert message in str(err.value)
+    assert registry.validate_switches(["openstack", "openstack"]) == ["openstack"]
+
+
+def test_capo_and_orc_run_on_loopback_with_their_own_flags():
+    lay = registry.Layout(registry.validate_ports({}), {"webhook_dir": "/s/pki/webhook"}, {"kubeconfig": "/s/kubeconfig"})
+    capo = registry.BY_NAME["capo-manager"].argv("/bin/capo", lay)
+    assert "--webhook-port=16505" in capo and "--health-addr=127.0.0.1:16515" in capo
+    assert "--diagnostics-address=127.0.0.1:16525" in capo
+    # CAPO has its own feature gates; CAPI's ClusterTopology is not one of them.
+    assert not [a for a in capo if a.startswith("--feature-gates")]
+    orc = registry.BY_NAME["orc-manager"].argv("/bin/orc", lay)
+    assert "--health-probe-bind-address=127.0.0.1:16516" in orc and "--metrics-bind-address=0" in orc
 
 
 def test_argv_and_environment_come_from_the_record():
