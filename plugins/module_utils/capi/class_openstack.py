@@ -438,6 +438,8 @@ def build_openstack_v1(name, minor):
             "joinConfiguration": {"nodeRegistration": _node_registration()},
         }),
     ]
-    objects.insert(0, common.class_over_templates(name, API_CAPO, KIND_CLUSTER_TEMPLATE, KIND_MACHINE_TEMPLATE, variables=common.common_variables() + openstack_variables(),
-                                                  patches=common.common_patches() + openstack_patches()))
+    objects.insert(0, common.class_over_templates(
+        name, API_CAPO, KIND_CLUSTER_TEMPLATE, KIND_MACHINE_TEMPLATE,
+        variables=common.common_variables() + openstack_variables(),
+        patches=common.common_patches() + openstack_patches()))
     return objects

@@ -48,10 +48,10 @@ from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache impo
 from ansible_collections.scs.kaas.plugins.module_utils.embedded.go_tool import (
     _read_info, _run, download_modules, find_go, go_env, go_toolchain, parse_go_mod_requires, wrapper_dir,
     wrapper_files)
-from ansible_collections.scs.kaas.plugins.module_utils.command import CommandError  # noqa: F401 (callers catch build.CommandError)
+from ansible_collections.scs.kaas.plugins.module_utils.command import CommandError
 from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError
 
-__all__ = ["BuildError", "COMPONENT_NAMES", "ensure_binaries", "default_cache_dir"]
+__all__ = ["BuildError", "CommandError", "COMPONENT_NAMES", "ensure_binaries", "default_cache_dir"]
 
 # The development provider (CAPD) lives in the separate module sigs.k8s.io/cluster-api/test. Its
 # v1.14.1 and v1.14.2 sources are not downloadable from the Go module proxy this project can reach
