@@ -5,7 +5,11 @@
 
 The first run must end with its status table, and the table must say what the live objects say
 (read here with the kubernetes client, not from the demo's output). The second run must report no
-change in its play recap and send no write to the management cluster (audit log). Runs in the
+change in its play recap and send no write to the management cluster (audit log). Then the
+management cluster is stopped as the docs say (a reboot does the same): the in-memory backend keeps
+its simulated machines in the provider's process, so the next `make demo` starts capd-manager again,
+must say that it waits for the cluster, and must end with the same cluster (same uid) Available; the
+run after it again changes nothing. Runs in the
 private network namespace of `make newcomer`, with its own state directory.
 """
 
@@ -21,6 +25,7 @@ from newcomer import AuditLog, clean_environment, play_recap, run
 DEMO_TIMEOUT = 1800
 CLUSTER_NAME = "demo-1"
 _TABLE_ROW = re.compile(r'^\s*"(default\s+%s\s+.*)",?$' % CLUSTER_NAME, re.M)
+_ANY_TABLE_ROW = re.compile(r'^\s*"(\S+\s+\S+\s+scs-\S+\s+v\S+\s+.*)",?$', re.M)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +65,20 @@ def _live_cluster(state_dir):
     return cluster, machines
 
 
+def _assert_no_change_and_no_write(output, audit, since, which):
+    recap = play_recap(output)
+    assert recap, "no PLAY RECAP in the %s demo's output:\n%s" % (which, output[-3000:])
+    changed = {host: counts["changed"] for host, counts in recap.items() if counts["changed"]}
+    assert not changed, "the %s `make demo` reported changes: %s\n%s" % (which, changed, output[-6000:])
+    writes = audit.writes(since)
+    assert not writes, "the %s `make demo` wrote to the management cluster: %s" % (which, [
+        (w["verb"], w["requestURI"]) for w in writes])
+
+
+def _conditions(obj):
+    return {c["type"]: (c["status"], c.get("reason")) for c in (obj.get("status") or {}).get("conditions") or []}
+
+
 def test_first_demo_ends_with_a_status_table_that_matches_the_live_cluster(first_run, demo_state_dir):
     rows = _TABLE_ROW.findall(first_run)
     assert rows, "no status table row for %s in the demo output:\n%s" % (CLUSTER_NAME, first_run[-3000:])
@@ -87,11 +106,39 @@ def test_second_demo_reports_no_change_and_writes_nothing(first_run, demo_env, d
     since = audit.mark()
     rc, output = run("make demo", demo_env, DEMO_TIMEOUT)
     assert rc == 0, "second `make demo` failed (rc=%d):\n%s" % (rc, output[-6000:])
-    recap = play_recap(output)
-    assert recap, "no PLAY RECAP in the second demo's output:\n%s" % output[-3000:]
-    changed = {host: counts["changed"] for host, counts in recap.items() if counts["changed"]}
-    assert not changed, "the second `make demo` reported changes: %s\n%s" % (changed, output[-6000:])
-    writes = audit.writes(since)
-    assert not writes, "the second `make demo` wrote to the management cluster: %s" % [
-        (w["verb"], w["requestURI"]) for w in writes]
+    _assert_no_change_and_no_write(output, audit, since, "second")
     assert _TABLE_ROW.findall(output), "the second demo printed no status table"
+
+
+def test_demo_after_a_management_cluster_stop_ends_with_the_same_cluster_available(first_run, demo_env, demo_state_dir):
+    from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
+
+    old_uid = _live_cluster(demo_state_dir)[0]["metadata"]["uid"]
+    # As the docs say it, with the demo's inventory (and so its state directory, named once more).
+    rc, output = run(". .venv/bin/activate && ansible-playbook -i inventories/demo playbooks/management.yml"
+                     " -e management_cluster_action=stop -e management_cluster_embedded_state_dir=%s" % demo_state_dir,
+                     demo_env, DEMO_TIMEOUT)
+    assert rc == 0, "stopping the management cluster failed (rc=%d):\n%s" % (rc, output[-6000:])
+    assert not runtime.EmbeddedCluster(demo_state_dir).running("capd-manager"), \
+        "capd-manager still runs after management.yml -e management_cluster_action=stop:\n%s" % output[-3000:]
+
+    rc, output = run("make demo", demo_env, DEMO_TIMEOUT)
+    assert rc == 0, "`make demo` after the stop failed (rc=%d):\n%s" % (rc, output[-6000:])
+    cluster, machines = _live_cluster(demo_state_dir)
+    rows = _ANY_TABLE_ROW.findall(output[output.rfind("Print the status table"):])
+    assert rows, "no status table in the demo output after the stop:\n%s" % output[-3000:]
+    not_available = [row for row in rows if row.split()[7] != "True"]
+    assert not not_available, "clusters not Available after the stop and `make demo`: %s\ncluster %s, machines %s" % (
+        not_available, _conditions(cluster), {m["metadata"]["name"]: _conditions(m) for m in machines})
+    assert cluster["metadata"]["uid"] == old_uid, "Cluster %s was replaced (uid %s, was %s)" % (
+        CLUSTER_NAME, cluster["metadata"]["uid"], old_uid)
+    assert re.search(r"started capd-manager.*\bdefault/%s\b.*waiting until they are Available" % CLUSTER_NAME,
+                     output, re.S), \
+        "the demo output does not say that it waits for default/%s:\n%s" % (CLUSTER_NAME, output[-6000:])
+
+    audit = AuditLog(demo_state_dir)
+    since = audit.mark()
+    rc, output = run("make demo", demo_env, DEMO_TIMEOUT)
+    assert rc == 0, "`make demo` after the restart failed (rc=%d):\n%s" % (rc, output[-6000:])
+    _assert_no_change_and_no_write(output, audit, since, "next")
+    assert _TABLE_ROW.findall(output), "the demo after the restart printed no status table"
