@@ -440,6 +440,14 @@ def cluster_available(mc, namespace, name):
     return cond is not None and cond["status"] == "True"
 
 
+def create_available_cluster(mc, namespace, name, version, workers=1):
+    """The fixture class and a Cluster of it (server-side apply), waited for until Available."""
+    apply_fixture_class(mc, namespace)
+    mc.kubectl("apply", "--server-side", "--field-manager=scs-kaas-e2e", "-f", "-",
+               input=fixture_cluster(namespace, name, version, workers))
+    wait_for("Cluster %s available" % name, lambda: cluster_available(mc, namespace, name), 240, 2, mc.diagnostics)
+
+
 def machines_running(mc, namespace, name, count, version):
     items = machines(mc, namespace, name)
     return (len(items) == count

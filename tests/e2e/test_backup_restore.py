@@ -42,11 +42,7 @@ def test_the_backup_playbook_runs_clusterctl_only_through_the_module():
 def test_backup_and_restore_into_a_fresh_cluster(management_cluster, ansible_env, tmp_path, request):
     mc = management_cluster
     version = pins.WORKLOAD_KUBERNETES_VERSIONS[0]
-    helpers.apply_fixture_class(mc, NAMESPACE)
-    mc.kubectl("apply", "--server-side", "--field-manager=scs-kaas-e2e", "-f", "-",
-               input=helpers.fixture_cluster(NAMESPACE, NAME, version, 1))
-    helpers.wait_for("Cluster %s available" % NAME, lambda: helpers.cluster_available(mc, NAMESPACE, NAME),
-                     240, 2, mc.diagnostics)
+    helpers.create_available_cluster(mc, NAMESPACE, NAME, version)
     source = helpers.get_cluster(mc, NAMESPACE, NAME)
     source_machines = {m["metadata"]["name"] for m in helpers.machines(mc, NAMESPACE, NAME)}
     backup_dir = tmp_path / "backups"

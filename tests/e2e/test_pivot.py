@@ -85,11 +85,7 @@ def test_the_pivot_playbook_runs_clusterctl_only_through_the_module():
 def test_pivot_to_a_second_management_cluster(management_cluster, target_cluster, ansible_env, tmp_path):
     source, target = management_cluster, target_cluster
     version = pins.WORKLOAD_KUBERNETES_VERSIONS[0]
-    helpers.apply_fixture_class(source, NAMESPACE)
-    source.kubectl("apply", "--server-side", "--field-manager=scs-kaas-e2e", "-f", "-",
-                   input=helpers.fixture_cluster(NAMESPACE, NAME, version, 1))
-    helpers.wait_for("Cluster %s available" % NAME, lambda: helpers.cluster_available(source, NAMESPACE, NAME),
-                     240, 2, source.diagnostics)
+    helpers.create_available_cluster(source, NAMESPACE, NAME, version)
     helpers.wait_for("2 machines running", lambda: helpers.machines_running(source, NAMESPACE, NAME, 2, version),
                      240, 2, source.diagnostics)
     before = objects_by_name(source)

@@ -73,6 +73,16 @@ def _provider(root, provider, crds, contract=None, conversion=(), commonlabels=F
         ])
 
 
+def _capo_provider(capo, provider):
+    """CAPO's tree as upstream: v1beta1 CRDs (machines also serve v1alpha7), commonLabels kustomization."""
+    _provider(capo, provider,
+              [_crd("openstackclusters.infrastructure.cluster.x-k8s.io", ["v1beta1"]),
+               _crd("openstackmachines.infrastructure.cluster.x-k8s.io", ["v1alpha7", "v1beta1"])],
+              {"cluster.x-k8s.io/v1beta1": "v1beta1"},
+              ["openstackclusters.infrastructure.cluster.x-k8s.io", "openstackmachines.infrastructure.cluster.x-k8s.io"],
+              commonlabels=True)
+
+
 @pytest.fixture
 def module_dirs(tmp_path):
     by_key = dict((p["key"], p) for p in manifests.PROVIDERS)
@@ -93,12 +103,7 @@ def module_dirs(tmp_path):
               [_crd("devclusters.infrastructure.cluster.x-k8s.io", ["v1beta1", "v1beta2"]),
                _crd("devmachinepools.infrastructure.cluster.x-k8s.io", ["v1beta2"])], contract,
               ["devclusters.infrastructure.cluster.x-k8s.io", "devmachinepools.infrastructure.cluster.x-k8s.io"])
-    _provider(capo, by_key["infrastructure-openstack"],
-              [_crd("openstackclusters.infrastructure.cluster.x-k8s.io", ["v1beta1"]),
-               _crd("openstackmachines.infrastructure.cluster.x-k8s.io", ["v1alpha7", "v1beta1"])],
-              {"cluster.x-k8s.io/v1beta1": "v1beta1"},
-              ["openstackclusters.infrastructure.cluster.x-k8s.io", "openstackmachines.infrastructure.cluster.x-k8s.io"],
-              commonlabels=True)
+    _capo_provider(capo, by_key["infrastructure-openstack"])
     _write(os.path.join(capi, manifests.CLUSTERCTL_CRD), [_crd("providers.clusterctl.cluster.x-k8s.io", ["v1alpha3"])])
     return {"cluster-api": capi, "cluster-api-test": test, "cluster-api-provider-openstack": capo}
 
@@ -217,12 +222,7 @@ def test_openstack_switched_on_serves_capo_webhooks_and_installs_orc(module_dirs
     by_key = dict((p["key"], p) for p in manifests.embedded_providers(components))
     capo = module_dirs["cluster-api-provider-openstack"]
     # CAPO's tree again, now with a manager: its webhook manifests exist upstream.
-    _provider(capo, by_key["infrastructure-openstack"],
-              [_crd("openstackclusters.infrastructure.cluster.x-k8s.io", ["v1beta1"]),
-               _crd("openstackmachines.infrastructure.cluster.x-k8s.io", ["v1alpha7", "v1beta1"])],
-              {"cluster.x-k8s.io/v1beta1": "v1beta1"},
-              ["openstackclusters.infrastructure.cluster.x-k8s.io", "openstackmachines.infrastructure.cluster.x-k8s.io"],
-              commonlabels=True)
+    _capo_provider(capo, by_key["infrastructure-openstack"])
     # ORC's tree as upstream: CRDs, a kustomization without labels, no config/webhook.
     orc = str(tmp_path / "openstack-resource-controller" / "v2@v2.4.0")
     _write(os.path.join(orc, "config", "crd", "bases", "flavors.yaml"), [_crd("flavors.openstack.k-orc.cloud", ["v1alpha1"])])
