@@ -19,17 +19,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-try:
-    from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
-except ImportError:  # loaded by path (build-binaries.py): take errors.py next to this file
-    import importlib.util as _ilu
-    import os as _os
-
-    _spec = _ilu.spec_from_file_location(
-        "scs_kaas_errors", _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "errors.py"))
-    _errors = _ilu.module_from_spec(_spec)
-    _spec.loader.exec_module(_errors)
-    KaasError = _errors.KaasError
+from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 
 # Seconds between coreutils timeout's SIGTERM and its SIGKILL.
 KILL_AFTER = 10
