@@ -81,4 +81,8 @@ class KaasModule(object):
                 self._client.close()
         if result is not None:
             result.setdefault("changed", False)
+            # A ``warnings`` key of exit_json is deprecated (ansible-core 2.23 removes it); module.warn
+            # puts them in the result's warnings all the same.
+            for warning in result.pop("warnings", None) or []:
+                self.module.warn(warning)
             self.module.exit_json(**result)
