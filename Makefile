@@ -198,6 +198,10 @@ binaries: collections
 	"$(VPY)" -c 'from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog, repository; \
 		from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command; \
 		[print(repository.module_dir(local_command.runner(), e["module"], e["version"])) for e in map(catalog.provider, sorted(catalog.PROVIDERS))]'
+	@# The root file systems of the images real nodes run (debootstrap needs the Debian mirror).
+	"$(VPY)" -c 'from ansible_collections.scs.kaas.plugins.module_utils.nodes import image_build, image_recipes; \
+		from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command; \
+		[print(image_build.build_rootfs(r, local_command.runner(), log=print)) for r in image_recipes.RECIPES]'
 
 # e2e, newcomer, molecule and bench start embedded management clusters on fixed loopback ports: they
 # run in a private network namespace (as root `unshare --net`, else a user namespace), so they never
