@@ -192,13 +192,14 @@ def test_load_balancer_honours_the_capd_config_path_and_reload(engine, lb_image)
         engine.docker("rm", "-f", name)
 
 
-def _boot_node(engine, image, cgroupns):
+def _boot_node(engine, image, cgroupns, privileged=True, extra=()):
     name = "node-%s-%s" % (cgroupns, uuid.uuid4().hex[:6])
-    args = ["run", "-d", "--privileged", "--name", name, "--hostname", name, "--tmpfs", "/run", "--tmpfs", "/tmp",
-            "--security-opt", "seccomp=unconfined", "--cgroupns", cgroupns]
+    args = ["run", "-d", "--name", name, "--hostname", name, "--tmpfs", "/run", "--tmpfs", "/tmp",
+            "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined", "--cgroupns", cgroupns]
+    args += ["--privileged"] if privileged else ["--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE"]
     if cgroupns == "host":
         args += ["-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw"]
-    engine.docker(*(args + [image]))
+    engine.docker(*(args + list(extra) + [image]))
     begin = time.monotonic()
 
     def settled():
@@ -247,3 +248,45 @@ def test_images_are_cached_by_content_key(engine, lb_image):
     label = engine.docker("image", "inspect", "--format", '{{ index .Config.Labels "org.scs-kaas.content-key" }}',
                           rebuilt["image"]).stdout.strip()
     assert label == lb_image["key"]
+
+
+# Debian's containerd, shim and runc from the host, bind-mounted: a probe of the cgroup setup only
+# (the nodes' own runtime is built from Go modules in a later step).
+NESTED_RUNTIME = {"/usr/bin/containerd": "/usr/local/bin/containerd", "/usr/bin/ctr": "/usr/local/bin/ctr",
+                  "/usr/bin/containerd-shim-runc-v2": "/usr/local/bin/containerd-shim-runc-v2",
+                  "/usr/sbin/runc": "/usr/local/sbin/runc"}
+
+
+@pytest.mark.parametrize("mode", ["privileged-host-cgroupns", "privileged-private-cgroupns",
+                                  "unprivileged-private-cgroupns"])
+def test_a_node_runs_a_nested_container_when_privileged(engine, node_image, lb_image, tmp_path, mode):
+    """CAPD starts nodes privileged with a private cgroup namespace (kind 0.20 mode); with the
+    wrapper that works. The unprivileged way around the missing capability mounts cgroups read-only."""
+    probe_tar = str(tmp_path / "probe.tar")
+    probe = "docker.io/library/scs-kaas-probe:1"
+    engine.docker("tag", lb_image["image"], probe)
+    engine.docker("save", "-o", probe_tar, probe)
+    volumes = ["-v", "%s:/probe.tar:ro" % probe_tar, "--tmpfs", "/var/lib/containerd"]
+    for source, target in NESTED_RUNTIME.items():
+        volumes += ["-v", "%s:%s:ro" % (source, target)]
+    privileged = mode.startswith("privileged")
+    cgroupns = "host" if "host" in mode else "private"
+    name, state, failed, _seconds = _boot_node(engine, node_image["image"], cgroupns, privileged, volumes)
+    try:
+        assert state == "running", failed
+        engine.docker("exec", "-d", name, "sh", "-c", "exec containerd >/tmp/containerd.log 2>&1")
+        helpers.wait_for("containerd in %s" % name,
+                         lambda: engine.docker("exec", name, "ctr", "version", check=False).returncode == 0, 60, 0.2)
+        engine.docker("exec", name, "ctr", "-n", "k8s.io", "image", "import", "/probe.tar")
+        nested = engine.docker("exec", name, "ctr", "-n", "k8s.io", "run", "--rm", probe, "p1",
+                               "cat", "/proc/self/cgroup", check=False)
+        print("nested container (%s): rc=%d %s" % (mode, nested.returncode, nested.stderr.strip()))
+        if privileged:
+            assert nested.returncode == 0, nested.stderr
+            assert ":/k8s.io/p1" in nested.stdout
+        else:
+            assert nested.returncode != 0
+            assert "read-only file system" in nested.stderr
+    finally:
+        engine.docker("rm", "-f", name)
+        engine.docker("rmi", probe)
