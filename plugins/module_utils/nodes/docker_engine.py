@@ -30,6 +30,11 @@ WRAPPER_RUNTIME = "scs-kaas-runc"
 DROPPABLE = ("CAP_SYS_RESOURCE",)
 
 
+# containerd (started by dockerd under the exec root) refuses socket paths longer than this.
+UNIX_SOCKET_PATH_MAX = 104
+_LONGEST_SOCKET = os.path.join("exec", "containerd", "containerd-debug.sock")
+
+
 class EngineError(KaasError):
     """The engine could not be started, stopped or asked."""
 
@@ -72,6 +77,15 @@ class EngineLayout(object):
         self.config = os.path.join(self.state_dir, "daemon.json")
         self.wrapper = os.path.join(self.state_dir, "bin", WRAPPER_RUNTIME)
         self.supervision = os.path.join(self.state_dir, "supervision")
+
+    def check(self):
+        """Raise EngineError when ``state_dir`` is too long for the sockets below it."""
+        longest = os.path.join(self.state_dir, _LONGEST_SOCKET)
+        if len(longest) > UNIX_SOCKET_PATH_MAX:
+            raise EngineError("state_dir: %s is too long: the engine's sockets (e.g. %s) would pass the limit of %d "
+                              "characters for Unix socket paths; use a directory of at most %d characters"
+                              % (self.state_dir, longest, UNIX_SOCKET_PATH_MAX,
+                                 UNIX_SOCKET_PATH_MAX - len(_LONGEST_SOCKET) - 1))
 
     @property
     def docker_host(self):
@@ -122,6 +136,7 @@ class DockerEngine(object):
         and its containers would reach whatever that route reaches.
         """
         layout = self.layout
+        layout.check()
         routes = default_routes()
         if routes and not host_network and not self.running():
             raise EngineError("refusing to start dockerd in a network namespace with a default route (%s): it adds "

@@ -9,6 +9,8 @@ __metaclass__ = type
 
 import copy
 
+import pytest
+
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import docker_engine, image_build, image_recipes
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import oci_registry
 
@@ -27,6 +29,23 @@ def test_dockerd_argv_names_every_path_of_its_own():
     assert options == {"--config-file": "/state/daemon.json", "--data-root": "/state/data",
                        "--exec-root": "/state/exec", "--pidfile": "/state/dockerd.pid",
                        "-H": "unix:///state/docker.sock"}
+
+
+def test_a_state_dir_too_long_for_containerd_sockets_is_refused():
+    docker_engine.EngineLayout("/" + "d" * 65).check()
+    with pytest.raises(docker_engine.EngineError) as err:
+        docker_engine.EngineLayout("/" + "d" * 66).check()
+    assert "at most 66 characters" in str(err.value)
+
+
+def test_default_routes_of_a_private_and_a_host_namespace(tmp_path):
+    (tmp_path / "route").write_text("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n")
+    (tmp_path / "ipv6_route").write_text(
+        "%s 00 %s 00 %s ffffffff 00000001 00000000 00200200 lo\n" % ("0" * 32, "0" * 32, "0" * 32))
+    assert docker_engine.default_routes(str(tmp_path)) == []
+    (tmp_path / "route").write_text("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n"
+                                    "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n")
+    assert docker_engine.default_routes(str(tmp_path)) == ["ipv4 via eth0"]
 
 
 def test_registry_config_keeps_the_access_log_and_needs_no_auth():
