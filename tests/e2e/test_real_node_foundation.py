@@ -18,7 +18,7 @@ import pytest
 import helpers
 import real_nodes
 
-from ansible_collections.scs.kaas.plugins.module_utils.nodes import docker_engine, image_recipes
+from ansible_collections.scs.kaas.plugins.module_utils.nodes import docker_engine, image_recipes, runtime_wrapper
 
 CAPD_LB_ENTRYPOINT = ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
 CAP_SYS_ADMIN = 21
@@ -257,6 +257,25 @@ NESTED_RUNTIME = {"/usr/bin/containerd": "/usr/local/bin/containerd", "/usr/bin/
                   "/usr/sbin/runc": "/usr/local/sbin/runc"}
 
 
+def _nested_privileged_containers(engine, name, probe):
+    """A privileged container inside the node (kube-proxy, CNI agents later). containerd's privileged
+    option asks only for the capabilities containerd holds (unlike dockerd's fixed list), so plain
+    runc runs it; the wrapper file rendered for the node runs it as well."""
+    lacks = real_nodes.host_lacks_sys_resource()
+    wrapper = runtime_wrapper.render_executable("/usr/bin/python3", NESTED_RUNTIME["/usr/sbin/runc"],
+                                                ["CAP_SYS_RESOURCE"] if lacks else [])
+    engine.docker("exec", "-i", name, "cp", "/dev/stdin", "/usr/local/bin/scs-kaas-runc", input=wrapper)
+    engine.docker("exec", name, "chmod", "0755", "/usr/local/bin/scs-kaas-runc")
+    ctr_run = ["exec", name, "ctr", "-n", "k8s.io", "run", "--rm", "--privileged"]
+    for runc_args, cid in (([], "p2"), (["--runc-binary", "/usr/local/bin/scs-kaas-runc"], "p3")):
+        nested = engine.docker(*(ctr_run + runc_args + [probe, cid, "cat", "/proc/self/status"]), check=False)
+        print("nested privileged %s: rc=%d %s" % (runc_args or "plain runc", nested.returncode, nested.stderr.strip()))
+        assert nested.returncode == 0, nested.stderr
+        effective = _caps(nested.stdout, "CapEff")
+        assert effective & (1 << CAP_SYS_ADMIN)
+        assert bool(effective & (1 << real_nodes.CAP_SYS_RESOURCE)) is not lacks
+
+
 @pytest.mark.parametrize("mode", ["privileged-host-cgroupns", "privileged-private-cgroupns",
                                   "unprivileged-private-cgroupns"])
 def test_a_node_runs_a_nested_container_when_privileged(engine, node_image, lb_image, tmp_path, mode):
@@ -284,6 +303,7 @@ def test_a_node_runs_a_nested_container_when_privileged(engine, node_image, lb_i
         if privileged:
             assert nested.returncode == 0, nested.stderr
             assert ":/k8s.io/p1" in nested.stdout
+            _nested_privileged_containers(engine, name, probe)
         else:
             assert nested.returncode != 0
             assert "read-only file system" in nested.stderr

@@ -76,7 +76,9 @@ _NODE_MASKED_UNITS = ("getty.target", "systemd-udevd.service", "systemd-udev-tri
 NODE_BASE = {
     "name": "node-base",
     "packages": ["systemd", "systemd-sysv", "dbus", "iptables", "conntrack", "socat", "ethtool", "iproute2",
-                 "kmod", "ca-certificates", "procps", "mount", "util-linux", "python3-minimal"],
+                 "kmod", "ca-certificates", "procps", "mount", "util-linux",
+                 # the runtime wrapper of the nodes' containerd (runtime_wrapper.py) needs json
+                 "python3"],
     "files": dict(("/etc/systemd/system/%s" % unit, {"symlink": "/dev/null"}) for unit in _NODE_MASKED_UNITS),
     # kind's node contract: systemd is PID 1 and stops on SIGRTMIN+3; container=docker tells systemd.
     "changes": ['CMD ["/sbin/init"]', "ENV container=docker"],

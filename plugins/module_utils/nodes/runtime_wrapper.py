@@ -19,7 +19,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import inspect
 import json
 import os
 import sys
@@ -115,7 +114,9 @@ def main(argv):
 
 def render_executable(interpreter, runc, drop):
     """Text of an executable copy of this file that drops ``drop`` and execs ``runc``."""
-    # getsource also works where this module is imported from a zip (a module's payload).
+    # getsource also works where this module is imported from a zip (a module's payload); imported
+    # here so that each runc call of the installed wrapper does not pay for it.
+    import inspect
     source = inspect.getsource(sys.modules[__name__])
     source = source.replace('REAL_RUNC = "runc"', "REAL_RUNC = %r" % runc, 1)
     source = source.replace("DROP = ()", "DROP = %r" % (tuple(drop),), 1)
