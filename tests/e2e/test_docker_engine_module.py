@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
-"""scs.kaas.docker_engine through Ansible: start, a second start that changes nothing, check mode,
-stop, and a second stop; each result compared with what the engine and /proc show."""
+"""scs.kaas.docker_engine and scs.kaas.node_image through Ansible: start, a second start that changes
+nothing, check mode, stop, a second stop, an image import and its second run; each result compared
+with what the engine and /proc show."""
 
 from __future__ import annotations
 
@@ -21,15 +22,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _module(state_dir, state="started", check=False, expect_failure=False):
-    """One ad-hoc run of the module; its result as the repository's e2e_results callback records it."""
+    return _run_module("scs.kaas.docker_engine", "state=%s state_dir=%s" % (state, state_dir), check, expect_failure)
+
+
+def _run_module(module, module_args, check=False, expect_failure=False):
+    """One ad-hoc run of ``module``; its result as the repository's e2e_results callback records it."""
     fd, results_file = tempfile.mkstemp(prefix="e2e-results-", suffix=".jsonl")
     os.close(fd)
     env = helpers.ansible_environment(helpers.ensure_collection_path(), extra={
         "E2E_RESULTS_FILE": results_file, "ANSIBLE_CALLBACKS_ENABLED": "e2e_results",
         "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins")})
     args = ["ansible", "localhost", "-i", "localhost,", "-c", "local", "-e",
-            "ansible_python_interpreter=%s" % sys.executable, "-m", "scs.kaas.docker_engine",
-            "-a", "state=%s state_dir=%s" % (state, state_dir)] + (["--check"] if check else [])
+            "ansible_python_interpreter=%s" % sys.executable, "-m", module, "-a", module_args] + (
+        ["--check"] if check else [])
     try:
         proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
         with open(results_file) as handle:
@@ -84,3 +89,25 @@ def test_module_refuses_a_state_dir_too_long_for_sockets_before_writing(tmp_path
     result = _module(state_dir, expect_failure=True)
     assert "state_dir: %s is too long" % state_dir in result["msg"]
     assert not os.path.exists(state_dir)
+
+
+def test_node_image_module_imports_once(tmp_path):
+    state_dir = tempfile.mkdtemp(prefix="scs-kaas-engine-")
+    engine = real_nodes.Engine(state_dir)
+    try:
+        engine.start()
+        args = "image=node-base docker_host=%s" % engine.docker_host
+        predicted = _run_module("scs.kaas.node_image", args, check=True)
+        assert predicted["changed"] is True
+        assert engine.docker("image", "inspect", predicted["image"], check=False).returncode != 0
+        first = _run_module("scs.kaas.node_image", args)
+        assert (first["changed"], first["image"], first["rootfs_cached"]) == (True, predicted["image"], True)
+        config = json.loads(engine.docker("image", "inspect", first["image"]).stdout)[0]["Config"]
+        assert (config["Cmd"], config["StopSignal"]) == (["/sbin/init"], "SIGRTMIN+3")
+        assert config["Labels"]["org.scs-kaas.content-key"] == first["key"]
+        images_before = engine.docker("images", "-aq", "--no-trunc").stdout.split()
+        assert _run_module("scs.kaas.node_image", args)["changed"] is False
+        assert engine.docker("images", "-aq", "--no-trunc").stdout.split() == images_before
+    finally:
+        engine.stop()
+        real_nodes.remove_tree(state_dir)

@@ -116,6 +116,16 @@ def build_rootfs(recipe, runner, cache_dir=None, log=None):
     return {"path": path, "key": key, "cached": False, "seconds": round(time.time() - started, 1)}
 
 
+def image_present(recipe, repository, docker, docker_host, runner):
+    """True when the engine holds ``recipe``'s image under its reference and content key."""
+    key = image_recipes.content_key(recipe)
+    reference = image_recipes.image_reference(repository, recipe, key)
+    inspect = runner.run([docker, "image", "inspect", "--format",
+                          '{{ index .Config.Labels "org.scs-kaas.content-key" }}', reference],
+                         env={"DOCKER_HOST": docker_host}, timeout=60)
+    return inspect.ok and inspect.stdout.strip() == key
+
+
 def ensure_image(recipe, repository, docker, docker_host, runner, cache_dir=None, log=None):
     """Build (or reuse) ``recipe``'s root file system and import it into the engine at ``docker_host``.
 
@@ -125,10 +135,8 @@ def ensure_image(recipe, repository, docker, docker_host, runner, cache_dir=None
     env = {"DOCKER_HOST": docker_host}
     key = image_recipes.content_key(recipe)
     reference = image_recipes.image_reference(repository, recipe, key)
-    inspect = runner.run([docker, "image", "inspect", "--format",
-                          '{{ index .Config.Labels "org.scs-kaas.content-key" }}', reference], env=env, timeout=60)
     result = {"image": reference, "key": key, "rootfs": rootfs_cache_path(cache_dir, recipe, key)}
-    if inspect.ok and inspect.stdout.strip() == key:
+    if image_present(recipe, repository, docker, docker_host, runner):
         return dict(result, changed=False, rootfs_cached=os.path.isfile(result["rootfs"]), build_seconds=0.0)
     built = build_rootfs(recipe, runner, cache_dir, log)
     runner.run(import_argv(docker, built["path"], reference, recipe, key), env=env, timeout=900) \
