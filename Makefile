@@ -50,7 +50,7 @@ ALLOWED_SKIPS := tests/allowed-skips.yml
 now = $$(date '+%Y-%m-%d %H:%M:%S')
 
 .PHONY: help venv collections test demo lint sanity units sanity-newest units-newest tooling e2e newcomer molecule \
-	binaries build changelog bench clean _stages duplicate-code
+	binaries build changelog bench clean _stages duplicate-code debian-packages
 
 help:
 	@echo "make demo         run playbooks/demo.yml against inventories/demo"
@@ -184,7 +184,19 @@ sanity-newest units-newest:
 tooling: collections
 	"$(VPY)" -m pytest -ra -p no:cacheprovider --junitxml="$(RESULTS_DIR)/tooling/pytest.xml" tests/tooling
 
-binaries: collections
+# Debian packages of requirements/debian-packages.txt that are missing (the tests' engines, image builds
+# and the OpenStack box); here, where the Debian mirror is reachable (e2e runs in a loopback-only namespace).
+DEBIAN_PACKAGES_FILE := requirements/debian-packages.txt
+debian-packages:
+	@missing=""; for p in $$(sed -e 's/#.*//' $(DEBIAN_PACKAGES_FILE)); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "debian-packages: missing:$$missing (install them as root)"; exit 1; fi; \
+		echo "[$(now)] debian-packages: apt-get install$$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; fi
+
+binaries: collections debian-packages
 	@if [ ! -f "$(BINARIES_SCRIPT)" ]; then \
 		echo "binaries: $(BINARIES_SCRIPT) does not exist yet; the embedded management cluster cannot be built."; \
 		exit 1; fi
@@ -211,7 +223,7 @@ NETNS ?= 1
 IN_NETNS = $(if $(filter 0,$(NETNS)),SCS_KAAS_NETNS=host) "$(VPY)" .ci/lib/private-netns.py --
 PYTEST = "$(VPY)" -m pytest -ra -p no:cacheprovider
 
-e2e: collections
+e2e: collections debian-packages
 	$(IN_NETNS) $(PYTEST) --junitxml="$(RESULTS_DIR)/e2e/pytest.xml" tests/e2e
 
 # The newcomer's path: `make demo` twice and every shell block of README.md and docs/ as pasted.
