@@ -53,6 +53,10 @@ class OpenStackBox:
         paths.update({service + "-access": services.access_log(self.layout, service) for service in self.services})
         return paths
 
+    def memory_pss_mib(self):
+        """Memory of every process of the box (PSS, MiB)."""
+        return round(self.processes.pss_kib() / 1024)
+
     def admin_connection(self):
         return seed.connect(self.admin_cloud)
 
