@@ -189,6 +189,9 @@ class OpenStackBox:
             self.stop()
             raise
         self.timings["start"] = round(time.monotonic() - started, 1)
+        with open(os.path.join(self.state_dir, "logs", "start-figures.json"), "a") as handle:
+            handle.write(json.dumps({"timings": self.timings, "pss_mib": self.memory_pss_mib(),
+                                     "debian": self.debian_versions}) + "\n")
         return self
 
     def _step(self, name, func, *args):
