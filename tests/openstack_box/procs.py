@@ -132,6 +132,6 @@ def run(argv, env=None, timeout=600, log=None):
         with open(log, "a") as handle:
             handle.write("$ %s\n%s%s" % (" ".join(argv), proc.stdout, proc.stderr))
     if proc.returncode != 0:
-        raise BoxError("%s failed (rc %d):\n%s%s" % (" ".join(argv[:4]), proc.returncode, proc.stdout[-3000:],
-                                                      proc.stderr[-3000:]))
+        raise BoxError("%s failed (rc %d):\n%s%s"
+                       % (" ".join(argv[:4]), proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
     return proc.stdout
