@@ -15,13 +15,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.scs.kaas.plugins.module_utils.capi import class_openstack, classes
+from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud
 
-try:
-    import openstack
-    from openstack import exceptions as os_exceptions
-    HAS_OPENSTACKSDK = True
-except ImportError:  # pragma: no cover - openstacksdk is a runtime requirement
-    HAS_OPENSTACKSDK = False
+HAS_OPENSTACKSDK = cloud.HAS_OPENSTACKSDK
 
 
 def references(spec):
@@ -45,8 +41,10 @@ def references(spec):
 def _server_group(conn, value):
     try:
         group = conn.compute.get_server_group(value)
-    except os_exceptions.NotFoundException:
-        return None
+    except Exception as exc:  # pylint: disable=broad-except
+        if cloud.is_not_found(exc):
+            return None
+        raise
     policy = getattr(group, "policy", None) or (list(getattr(group, "policies", None) or []) or [None])[0]
     return {"id": group.id, "name": group.name, "policy": policy}
 
@@ -56,7 +54,7 @@ LOOKUPS = {"server_group": _server_group}
 
 def connect(cloud_entry):
     """A connection from one clouds.yaml entry (no files, no environment)."""
-    return openstack.connect(load_yaml_config=False, load_envvars=False, **cloud_entry)
+    return cloud.connect(cloud_entry=cloud_entry)
 
 
 def check(refs, cloud_name, cloud_entry, connector=None):

@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Base of the modules that talk to an OpenStack cloud (and, where they set
+``kubeconfig_options``, to the management cluster): the connection options of
+``cloud.CLOUD_ARGS``, a lazily opened connection, and SDK errors reported like ``KaasError``."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
+from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud
+
+
+class OpenStackModule(KaasModule):
+    """Subclasses implement ``run_cloud``; ``self.conn`` connects on first use."""
+
+    kubeconfig_options = False
+    required_libraries = ((cloud.HAS_OPENSTACKSDK, "openstacksdk", cloud.OPENSTACKSDK_IMP_ERR),)
+
+    def __init__(self):
+        spec = dict(cloud.CLOUD_ARGS)
+        spec.update(self.argument_spec)
+        self.argument_spec = spec
+        super(OpenStackModule, self).__init__()
+        self._conn = None
+
+    @property
+    def conn(self):
+        if self._conn is None:
+            self._conn = cloud.connect(self.params)
+        return self._conn
+
+    def run(self):
+        try:
+            return self.run_cloud()
+        except cloud.OpenStackError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            if cloud.HAS_OPENSTACKSDK and isinstance(exc, cloud.os_exceptions.SDKException):
+                raise cloud.OpenStackError("OpenStack API error: %s" % cloud.short_error(exc))
+            raise
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+
+    def run_cloud(self):
+        raise NotImplementedError
