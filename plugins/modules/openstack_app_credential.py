@@ -136,14 +136,13 @@ import datetime
 
 from ansible_collections.scs.kaas.plugins.module_utils.kube import apply as kube_apply
 from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud, credentials
-from ansible_collections.scs.kaas.plugins.module_utils.openstack.module import OpenStackModule
+from ansible_collections.scs.kaas.plugins.module_utils.openstack.module import CLUSTER_ARGS, OpenStackModule
 
 
 class AppCredentialModule(OpenStackModule):
     kubeconfig_options = True
     argument_spec = dict(
-        cluster_name=dict(type="str", required=True),
-        namespace=dict(type="str", default="default"),
+        CLUSTER_ARGS,
         secret_name=dict(type="str", required=True),
         cloud_name=dict(type="str", default="openstack"),
         roles=dict(type="list", elements="str", default=list(credentials.DEFAULT_ROLES)),
@@ -157,7 +156,7 @@ class AppCredentialModule(OpenStackModule):
         for option in ("expires_in_days", "renew_before_days"):
             if p[option] < 0:
                 raise cloud.OpenStackError("%s: %d is negative; give 0 or more days" % (option, p[option]))
-        uid = cloud.cluster_uid(cloud.management_id(self.client), p["namespace"], p["cluster_name"])
+        uid = self.cluster_uid()
         secrets = self.client.resource("v1", "Secret")
         live = self.client.get(secrets, p["secret_name"], p["namespace"])
         user_id = self.conn.current_user_id

@@ -16,8 +16,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import atexit
 import hashlib
+import os
 import re
+import tempfile
 
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 
@@ -108,13 +111,25 @@ def _check_verified(kwargs):
                                  "with ca_cert (or cacert in the clouds.yaml entry) instead" % (key, value))
 
 
-def connect(params=None, cloud_entry=None):
+def ca_file(ca_pem):
+    """A private (0600) file holding ``ca_pem`` for this process's lifetime (requests verifies
+    against a path)."""
+    handle, path = tempfile.mkstemp(prefix="scs-kaas-ca-", suffix=".pem")
+    with os.fdopen(handle, "w") as out:
+        out.write(ca_pem)
+    atexit.register(lambda: os.path.exists(path) and os.remove(path))
+    return path
+
+
+def connect(params=None, cloud_entry=None, ca_pem=None):
     """An authenticated connection from module parameters or from one clouds.yaml entry (dict,
-    no files, no environment, as read from an identity Secret)."""
+    no files, no environment, as read from an identity Secret, whose ``cacert`` key is ``ca_pem``)."""
     if not HAS_OPENSTACKSDK:
         raise OpenStackError("the openstacksdk Python package is missing on the host that runs the module")
     if cloud_entry is not None:
         kwargs = dict(cloud_entry, load_yaml_config=False, load_envvars=False)
+        if ca_pem and not kwargs.get("cacert"):
+            kwargs["cacert"] = ca_file(ca_pem)
     else:
         kwargs = connection_config(params or {})
     _check_verified(kwargs)

@@ -13,8 +13,16 @@ from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasMo
 from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud
 
 
+CLUSTER_ARGS = dict(
+    cluster_name=dict(type="str", required=True),
+    namespace=dict(type="str", default="default"),
+)
+
+
 class OpenStackModule(KaasModule):
-    """Subclasses implement ``run_cloud``; ``self.conn`` connects on first use."""
+    """Subclasses implement ``run_cloud``; ``self.conn`` connects on first use. Modules whose
+    objects belong to a workload cluster set ``kubeconfig_options`` and have ``cluster_name`` and
+    ``namespace`` options (see ``CLUSTER_ARGS``)."""
 
     kubeconfig_options = False
     required_libraries = ((cloud.HAS_OPENSTACKSDK, "openstacksdk", cloud.OPENSTACKSDK_IMP_ERR),)
@@ -31,6 +39,12 @@ class OpenStackModule(KaasModule):
         if self._conn is None:
             self._conn = cloud.connect(self.params)
         return self._conn
+
+    def cluster_uid(self):
+        """``cloud.cluster_uid`` of the module's ``namespace`` and ``cluster_name`` on the management
+        cluster of ``kubeconfig``."""
+        return cloud.cluster_uid(cloud.management_id(self.client), self.params["namespace"],
+                                 self.params["cluster_name"])
 
     def run(self):
         try:
