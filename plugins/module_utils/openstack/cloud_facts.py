@@ -20,7 +20,8 @@ def quota_entry(limit, used):
     return {"limit": None if limit is None else int(limit), "used": int(used or 0)}
 
 
-def _catalog_has(conn, service_type):
+def has_service(conn, service_type):
+    """Whether the catalog has the service (e.g. ``load-balancer``, ``block-storage``)."""
     try:
         return bool(conn.endpoint_for(service_type))
     except Exception:  # pylint: disable=broad-except  # no such service in the catalog
@@ -60,9 +61,9 @@ def fetch(conn, image_refs):
     for ours, theirs in NETWORK_QUOTAS.items():
         if isinstance(details.get(theirs), dict):
             facts["quotas"][ours] = quota_entry(details[theirs].get("limit"), details[theirs].get("used"))
-    if _catalog_has(conn, "block-storage") or _catalog_has(conn, "volumev3"):
+    if has_service(conn, "block-storage") or has_service(conn, "volumev3"):
         facts["quotas"].update(_quota_set(conn.block_storage.get_quota_set(project_id, usage=True), VOLUME_QUOTAS))
-    facts["has_load_balancer"] = _catalog_has(conn, "load-balancer")
+    facts["has_load_balancer"] = has_service(conn, "load-balancer")
     if facts["has_load_balancer"]:
         limit = conn.load_balancer.get_quota(project_id).load_balancers
         used = len(list(conn.load_balancer.load_balancers(project_id=project_id)))
