@@ -142,8 +142,19 @@ from ansible_collections.scs.kaas.plugins.module_utils.openstack.module import O
 _CHUNK = 1024 * 1024
 
 
-def _view(image):
+def _properties(image):
+    """Every property of an image; openstacksdk keeps the ones it knows (os_distro, architecture,
+    hw_disk_bus, ...) as attributes and only the others in ``properties``."""
     props = dict(getattr(image, "properties", None) or {})
+    for key in images.MANDATORY + images.OPTIONAL:
+        value = getattr(image, key, None)
+        if key not in props and value is not None:
+            props[key] = value
+    return props
+
+
+def _view(image):
+    props = _properties(image)
     return {"id": image.id, "name": image.name, "status": image.status, "sha256": props.get(images.SHA256_KEY),
             "min_disk": image.min_disk, "min_ram": image.min_ram, "visibility": image.visibility,
             "properties": props}
