@@ -119,9 +119,9 @@ class ClusterCleanupModule(OpenStackModule):
             left += cleanup.find(conn, uid, has_lb, has_volume)
         result = {"cluster_uid": uid, "deleted": deleted, "left": left, "changed": bool(deleted)}
         if left and p["fail_on_left"]:
-            raise KaasError("left in the cloud after the cleanup of %s/%s: %s" % (
-                p["namespace"], p["cluster_name"], ", ".join("%s %s (%s)" % (i["kind"], i["name"], i["id"])
-                                                            for i in left)))
+            listed = ", ".join("%s %s (%s)" % (i["kind"], i["name"], i["id"]) for i in left)
+            raise KaasError("left in the cloud after the cleanup of %s/%s: %s"
+                            % (p["namespace"], p["cluster_name"], listed))
         return result
 
     def _delete(self, item, user_id, secrets):

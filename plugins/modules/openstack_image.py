@@ -271,8 +271,7 @@ class ImageModule(OpenStackModule):
     @staticmethod
     def _chunks(path):
         with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(_CHUNK), b""):
-                yield chunk
+            yield from iter(lambda: handle.read(_CHUNK), b"")
 
 
 def main():

@@ -55,7 +55,7 @@ def test_app_credential_lifecycle(management_cluster, openstack_box, openstack_p
     mc = management_cluster
     args = dict(_kube_args(mc), cloud=openstack_project, namespace=namespace, cluster_name="prod",
                 secret_name="prod-cloud")
-    first, _ = run_module(ansible_env, "openstack_app_credential", args)
+    first, _output = run_module(ansible_env, "openstack_app_credential", args)
     assert first["changed"] and first["created"] and first["secret"]["written"]
     secret = _secret(mc, namespace, "prod-cloud")
     assert set(secret["data"]) == {"clouds.yaml", "cacert", "cloud.conf"}
@@ -90,17 +90,17 @@ def test_app_credential_lifecycle(management_cluster, openstack_box, openstack_p
     _connect_with_secret(secret).close()  # the old one still works until the next present run
     _connect_with_secret(new_secret).close()
 
-    pruned, _ = run_module(ansible_env, "openstack_app_credential", args)
+    pruned, _output = run_module(ansible_env, "openstack_app_credential", args)
     assert pruned["changed"] and pruned["deleted"] == [first["credential"]["id"]]
     with pytest.raises(cloud.OpenStackError, match="401|Unauthorized|not find|NotFound"):
         _connect_with_secret(secret)
 
     # Check mode of absent changes nothing; absent deletes credential and Secret.
     marker = openstack_box.mark()
-    planned, _ = run_module(ansible_env, "openstack_app_credential", dict(args, state="absent"), check_mode=True)
+    planned, _output = run_module(ansible_env, "openstack_app_credential", dict(args, state="absent"), check_mode=True)
     assert planned["changed"] and planned["deleted"] == [rotated["credential"]["id"]]
     assert cloud_writes(openstack_box, marker) == [] and _secret(mc, namespace, "prod-cloud") is not None
-    gone, _ = run_module(ansible_env, "openstack_app_credential", dict(args, state="absent"))
+    gone, _output = run_module(ansible_env, "openstack_app_credential", dict(args, state="absent"))
     assert gone["changed"] and _secret(mc, namespace, "prod-cloud") is None
     with pytest.raises(cloud.OpenStackError):
         _connect_with_secret(new_secret)
@@ -127,8 +127,8 @@ def _admin_project_id(box, project_entry):
 def test_preflight_passes_and_each_refusal_sends_no_mutating_request(openstack_box, openstack_project,
                                                                      ansible_env):
     box = openstack_box
-    passed, _ = run_module(ansible_env, "openstack_preflight",
-                           {"cloud": openstack_project, "clusters": [_spec("a"), _spec("b")]})
+    batch = {"cloud": openstack_project, "clusters": [_spec("a"), _spec("b")]}
+    passed, _output = run_module(ansible_env, "openstack_preflight", batch)
     assert not passed["changed"]
     public = box.admin_connection().network.find_network("public")
     assert passed["clusters"]["clusters[0]"]["external_network_id"] == public.id
@@ -162,9 +162,7 @@ def test_preflight_passes_and_each_refusal_sends_no_mutating_request(openstack_b
     admin.set_compute_quotas(project_id, instances=3)
     try:
         marker = box.mark()
-        result, _ = run_module(ansible_env, "openstack_preflight",
-                               {"cloud": openstack_project, "clusters": [_spec("a"), _spec("b")]},
-                               expect_failure=True)
+        result, _output = run_module(ansible_env, "openstack_preflight", batch, expect_failure=True)
         assert "clusters[0], clusters[1]: the batch needs 4 instances" in result["msg"]
         assert "leaves 3 (limit 3, used 0)" in result["msg"]
         assert cloud_writes(box, marker) == []
@@ -175,7 +173,7 @@ def test_preflight_passes_and_each_refusal_sends_no_mutating_request(openstack_b
 
 def test_server_groups(management_cluster, openstack_box, openstack_project, ansible_env, namespace):
     args = dict(_kube_args(management_cluster), cloud=openstack_project, namespace=namespace, cluster_name="sg")
-    created, _ = run_module(ansible_env, "openstack_server_groups", args)
+    created, _output = run_module(ansible_env, "openstack_server_groups", args)
     assert created["changed"]
     conn = openstack.connect(load_yaml_config=False, load_envvars=False, **openstack_project)
     by_id = dict((g.id, g) for g in conn.compute.server_groups())
@@ -185,11 +183,11 @@ def test_server_groups(management_cluster, openstack_box, openstack_project, ans
     assert (workers.name, workers.policy) == (created["cluster_uid"] + "-workers", "soft-anti-affinity")
 
     marker = openstack_box.mark()
-    again, _ = run_module(ansible_env, "openstack_server_groups", args)
+    again, _output = run_module(ansible_env, "openstack_server_groups", args)
     assert not again["changed"] and again["variables"] == created["variables"]
     assert cloud_writes(openstack_box, marker) == []
 
-    gone, _ = run_module(ansible_env, "openstack_server_groups", dict(args, state="absent"))
+    gone, _output = run_module(ansible_env, "openstack_server_groups", dict(args, state="absent"))
     assert sorted(gone["deleted"]) == sorted(created["variables"].values())
     assert not [g for g in conn.compute.server_groups() if g.id in created["variables"].values()]
     conn.close()
@@ -210,15 +208,15 @@ def test_node_image_upload_is_verified_complete_and_idempotent(openstack_box, op
             "disk_format": "raw", "min_disk": 20, "min_ram": 2048, "properties": SCS_0102}
 
     marker = openstack_box.mark()
-    wrong, _ = run_module(ansible_env, "openstack_image", dict(args, sha256="0" * 64), expect_failure=True)
+    wrong, _output = run_module(ansible_env, "openstack_image", dict(args, sha256="0" * 64), expect_failure=True)
     assert "has sha256 %s, not %s; nothing uploaded" % (sha256, "0" * 64) in wrong["msg"]
     incomplete = dict(SCS_0102)
     del incomplete["uuid_validity"]
-    missing, _ = run_module(ansible_env, "openstack_image", dict(args, properties=incomplete), expect_failure=True)
+    missing, _output = run_module(ansible_env, "openstack_image", dict(args, properties=incomplete), expect_failure=True)
     assert "properties.uuid_validity: missing" in missing["msg"]
     assert cloud_writes(openstack_box, marker) == []
 
-    uploaded, _ = run_module(ansible_env, "openstack_image", args)
+    uploaded, _output = run_module(ansible_env, "openstack_image", args)
     assert uploaded["changed"] and uploaded["uploaded"]
     conn = openstack.connect(load_yaml_config=False, load_envvars=False, **openstack_project)
     image = conn.image.get_image(uploaded["image"]["id"])
@@ -230,11 +228,11 @@ def test_node_image_upload_is_verified_complete_and_idempotent(openstack_box, op
     assert image.checksum == hashlib.md5(path.read_bytes()).hexdigest()  # nosec - Glance's checksum
 
     marker = openstack_box.mark()
-    again, _ = run_module(ansible_env, "openstack_image", args)
+    again, _output = run_module(ansible_env, "openstack_image", args)
     assert not again["changed"] and not again["uploaded"] and again["image"]["id"] == image.id
     assert cloud_writes(openstack_box, marker) == []
 
-    relabelled, _ = run_module(ansible_env, "openstack_image", dict(args, properties=dict(SCS_0102, os_version="24.04.1")))
+    relabelled, _output = run_module(ansible_env, "openstack_image", dict(args, properties=dict(SCS_0102, os_version="24.04.1")))
     assert relabelled["changed"] and relabelled["updated"] == {"os_version": "24.04.1"} and not relabelled["uploaded"]
     assert conn.image.get_image(image.id).os_version == "24.04.1"
     conn.close()
@@ -274,8 +272,8 @@ def test_cleanup_deletes_this_cluster_only(management_cluster, openstack_box, op
         public = conn.network.find_network("public")
         for ns in (namespace, other_namespace):
             args = dict(_kube_args(mc), cloud=openstack_project, namespace=ns, cluster_name="same-name")
-            groups, _ = run_module(ansible_env, "openstack_server_groups", args)
-            credential, _ = run_module(ansible_env, "openstack_app_credential", dict(args, secret_name="same-name-cloud"))
+            groups, _output = run_module(ansible_env, "openstack_server_groups", args)
+            credential, _output = run_module(ansible_env, "openstack_app_credential", dict(args, secret_name="same-name-cloud"))
             uids[ns] = groups["cluster_uid"]
             seeded[ns] = _seed_service_objects(conn, uids[ns], subnet.id, public.id) + [
                 ("server_group", i) for i in groups["variables"].values()]
@@ -290,9 +288,9 @@ def test_cleanup_deletes_this_cluster_only(management_cluster, openstack_box, op
         args = dict(_kube_args(mc), cloud=openstack_project, namespace=namespace, cluster_name="same-name",
                     secret_name="same-name-cloud")
         marker = openstack_box.mark()
-        planned, _ = run_module(ansible_env, "openstack_cluster_cleanup", args, check_mode=True)
+        planned, _output = run_module(ansible_env, "openstack_cluster_cleanup", args, check_mode=True)
         assert cloud_writes(openstack_box, marker) == []
-        done, _ = run_module(ansible_env, "openstack_cluster_cleanup", args)
+        done, _output = run_module(ansible_env, "openstack_cluster_cleanup", args)
         expected = sorted(seeded[namespace] + [("secret", None)], key=str)
         assert sorted(((i["kind"], i["id"] if i["kind"] != "secret" else None) for i in done["deleted"]), key=str) \
             == expected
@@ -313,7 +311,7 @@ def test_cleanup_deletes_this_cluster_only(management_cluster, openstack_box, op
                 assert _exists(conn, kind, object_id), (kind, object_id)
         assert _secret(mc, other_namespace, "same-name-cloud") is not None
 
-        again, _ = run_module(ansible_env, "openstack_cluster_cleanup", args)
+        again, _output = run_module(ansible_env, "openstack_cluster_cleanup", args)
         assert not again["changed"] and again["deleted"] == []
 
         other = dict(args, namespace=other_namespace)

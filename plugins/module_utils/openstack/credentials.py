@@ -24,7 +24,10 @@ import base64
 import datetime
 import re
 
-import yaml
+try:
+    import yaml
+except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
+    yaml = None
 
 from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud
 

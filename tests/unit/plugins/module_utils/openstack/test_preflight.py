@@ -68,14 +68,14 @@ def test_a_fitting_cluster_passes_and_finds_the_only_external_network():
      "clusters[0].variables.controlPlaneAvailabilityZones[1]: availability zone 'az9' does not exist"),
 ])
 def test_each_refusal_names_the_variable(variables, expected):
-    errors, _ = _run(_with(**variables))
+    errors, _report = _run(_with(**variables))
     assert len(errors) == 1 and errors[0].startswith(expected), errors
 
 
 def test_node_group_override_is_named_at_its_level():
     raw = copy.deepcopy(RAW)
     raw["node_groups"][0]["variables"] = {"workerFlavor": "nope"}
-    errors, _ = _run(raw)
+    errors, _report = _run(raw)
     assert errors[0].startswith("clusters[0].node_groups[0].variables.workerFlavor: flavor 'nope'")
 
 
@@ -86,14 +86,14 @@ def test_diskless_flavor_with_root_volume_passes_and_counts_volumes():
 
 def test_two_external_networks_need_one_named():
     facts = dict(FACTS, external_networks=[{"id": "n1", "name": "a"}, {"id": "n2", "name": "b"}])
-    errors, _ = _run(facts=facts)
+    errors, _report = _run(facts=facts)
     assert errors == ["clusters[0].variables.externalNetworkID: not set and the cloud has 2 external networks "
                       "(a, b); name one"]
     assert _run(_with(externalNetworkName="b"), facts)[0] == []
 
 
 def test_quota_is_checked_for_the_batch_sum():
-    specs, _ = openstack_specs([RAW, dict(RAW, name="prod-2")], "clusters")
+    specs, _errors = openstack_specs([RAW, dict(RAW, name="prod-2")], "clusters")
     batch = [preflight.demands(s) for s in specs]
     assert preflight.check(batch, FACTS)[0] == []
     facts = copy.deepcopy(FACTS)
