@@ -22,7 +22,7 @@ def run_module(ansible_env, module, args, check_mode=False, verbosity=0, expect_
     directory = tempfile.mkdtemp(prefix="e2e-module-")
     playbook = os.path.join(directory, "play.yml")
     with open(playbook, "w") as handle:
-        yaml.safe_dump([{"hosts": "localhost", "gather_facts": False,
+        yaml.safe_dump([{"hosts": "localhost", "connection": "local", "gather_facts": False,
                          "tasks": [{"name": "module", "scs.kaas.%s" % module: args}]}], handle)
     os.chmod(playbook, 0o600)
     results_file = os.path.join(directory, "results.jsonl")
@@ -35,9 +35,10 @@ def run_module(ansible_env, module, args, check_mode=False, verbosity=0, expect_
     if verbosity:
         argv.append("-" + "v" * verbosity)
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, check=False)
+    raw = proc.stdout + proc.stderr
+    assert os.path.exists(results_file), raw[-6000:]
     with open(results_file) as handle:
         records = [json.loads(line) for line in handle if line.strip()]
-    raw = proc.stdout + proc.stderr
     assert len(records) == 1, raw[-6000:]
     failed = records[0]["status"] == "failed"
     assert failed == expect_failure, raw[-6000:]

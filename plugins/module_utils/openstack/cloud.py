@@ -82,6 +82,21 @@ def management_id(client):
     return namespace["metadata"]["uid"]
 
 
+SECRET_KEYS = ("password", "application_credential_secret", "token", "secret", "passcode", "client_secret",
+               "key", "totp")
+
+
+def secret_values(entry):
+    """The secret strings of a clouds.yaml entry (its ``auth`` and top level)."""
+    found = set()
+    if isinstance(entry, dict):
+        for scope in (entry, entry.get("auth") if isinstance(entry.get("auth"), dict) else {}):
+            for key in SECRET_KEYS:
+                if isinstance(scope.get(key), str) and scope[key]:
+                    found.add(scope[key])
+    return found
+
+
 def connection_config(params):
     """Keyword arguments of ``openstack.connect`` from the module's connection options.
 

@@ -33,6 +33,9 @@ class OpenStackModule(KaasModule):
         self.argument_spec = spec
         super(OpenStackModule, self).__init__()
         self._conn = None
+        # ``cloud`` may be a whole clouds.yaml entry (type raw, so no_log cannot mask its parts):
+        # its secrets join the values Ansible masks in results and the invocation.
+        self.module.no_log_values.update(cloud.secret_values(self.params.get("cloud")))
 
     @property
     def conn(self):

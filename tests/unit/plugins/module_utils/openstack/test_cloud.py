@@ -55,3 +55,10 @@ def test_connect_reports_unreachable_cloud_as_one_error():
         cloud.connect(cloud_entry={"auth": {"auth_url": "https://127.0.0.1:9/v3", "username": "u",
                                             "password": "p", "project_name": "p", "user_domain_name": "Default",
                                             "project_domain_name": "Default"}, "api_timeout": 2})
+
+
+def test_secret_values_of_a_cloud_entry():
+    entry = {"auth": {"auth_url": "https://k:5000/v3", "username": "u", "password": "pw",
+                      "application_credential_secret": "acs"}, "region_name": "r"}
+    assert cloud.secret_values(entry) == {"pw", "acs"}
+    assert cloud.secret_values("my-cloud") == set()
