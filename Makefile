@@ -50,7 +50,7 @@ ALLOWED_SKIPS := tests/allowed-skips.yml
 now = $$(date '+%Y-%m-%d %H:%M:%S')
 
 .PHONY: help venv collections test demo lint sanity units sanity-newest units-newest tooling e2e newcomer molecule \
-	binaries build changelog bench clean _stages duplicate-code
+	binaries build changelog bench clean _stages duplicate-code openstack-services
 
 help:
 	@echo "make demo         run playbooks/demo.yml against inventories/demo"
@@ -59,6 +59,7 @@ help:
 	@echo "make duplicate-code   pairs of places in plugins/ and roles/ sharing 6 or more lines"
 	@echo "make lint | sanity | units | tooling | e2e | newcomer | molecule | binaries | build | changelog"
 	@echo "make bench BENCH=embedded|workload_clusters   a benchmark, in a private network namespace"
+	@echo "make openstack-services   prebuild the OpenStack services venv of the e2e tests (cached)"
 	@echo "make venv | collections | clean"
 
 # ---------------------------------------------------------------------------------------------
@@ -207,7 +208,13 @@ NETNS ?= 1
 IN_NETNS = $(if $(filter 0,$(NETNS)),SCS_KAAS_NETNS=host) "$(VPY)" .ci/lib/private-netns.py --
 PYTEST = "$(VPY)" -m pytest -ra -p no:cacheprovider
 
-e2e: collections
+# The OpenStack services of the e2e tests' OpenStack box (tests/openstack_box): a cached Python 3.12
+# venv from requirements/openstack-services.txt, MariaDB and RabbitMQ from Debian. Built here, where
+# PyPI and apt are reachable (the e2e namespace has only loopback).
+openstack-services: collections
+	"$(VPY)" -m tests.openstack_box.install
+
+e2e: collections openstack-services
 	$(IN_NETNS) $(PYTEST) --junitxml="$(RESULTS_DIR)/e2e/pytest.xml" tests/e2e
 
 # The newcomer's path: `make demo` twice and every shell block of README.md and docs/ as pasted.

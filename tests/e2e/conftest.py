@@ -34,6 +34,24 @@ Stable interface for every e2e test in this directory:
     yields it, stops it, and starts the session cluster again (its data survives). For tests
     that need an empty cluster, e.g. restoring a ``clusterctl move`` backup.
 
+``openstack_box`` (session, started on first use)
+    The official OpenStack services (``tests/openstack_box``, see docs/testing-openstack.md): Keystone,
+    Placement, Glance, Neutron, Nova (3 fake compute hosts in availability zones az-1, az-2), Cinder
+    and Octavia, every API over HTTPS on ``openstack_box.endpoint_address`` (a dummy interface of this
+    namespace) and 127.0.0.1. Yields an :class:`openstack_box.OpenStackBox`: ``ca_file``,
+    ``admin_cloud`` (a clouds.yaml entry), ``admin_connection()``, ``new_project(name)``,
+    ``mark()`` / ``requests(since=marker, methods=..., service=...)`` (access-log lines),
+    ``log_paths()``, ``url(service)``. ``SCS_KAAS_OPENSTACK_BOX_DIR`` keeps the state (and makes a
+    second start warm). At the end of the session it stops every process and asserts that no port
+    of the box is still listening.
+
+``openstack_project`` (module)
+    A fresh project and user (roles member, load-balancer_member) per test module: a clouds.yaml
+    entry dict (``auth``, ``region_name``, ``interface``, ``identity_api_version``, ``cacert``), usable
+    as ``openstack.connect(load_yaml_config=False, load_envvars=False, **entry)`` or as the fields of
+    an openstack.cloud module call. Everything left in the project, the project and the user are
+    deleted after the module.
+
 ``ansible_env`` (session)
     Environment for ``subprocess`` runs of ``ansible-playbook``: ``ANSIBLE_COLLECTIONS_PATH``
     starts with a directory holding ``ansible_collections/scs/kaas`` -> this checkout, followed
@@ -49,11 +67,14 @@ namespace when anything else may run them at the same time::
 from __future__ import annotations
 
 import os
+import re
 import sys
+import uuid
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import helpers  # noqa: E402  (tests/e2e/helpers.py)
 
@@ -106,3 +127,23 @@ def fresh_management_cluster(tmp_path_factory, embedded_build, management_cluste
 def ansible_env(embedded_build):
     return helpers.ansible_environment(helpers.ensure_collection_path(),
                                        kubectl=embedded_build["binaries"]["kubectl"])
+
+
+@pytest.fixture(scope="session")
+def openstack_box(tmp_path_factory):
+    from openstack_box import OpenStackBox  # tests/openstack_box
+
+    state_dir = os.environ.get("SCS_KAAS_OPENSTACK_BOX_DIR") or str(tmp_path_factory.mktemp("openstack-box"))
+    box = OpenStackBox(state_dir)
+    box.start()
+    yield box
+    box.stop()
+    assert box.listening() == [], "ports of the OpenStack box still listening after stop"
+
+
+@pytest.fixture(scope="module")
+def openstack_project(openstack_box, request):
+    stem = re.sub(r"[^a-z0-9]+", "-", request.module.__name__.rsplit(".", 1)[-1].lower()).strip("-")
+    entry, cleanup = openstack_box.new_project("%s-%s" % (stem[:40], uuid.uuid4().hex[:6]))
+    yield entry
+    cleanup()

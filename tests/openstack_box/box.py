@@ -164,8 +164,9 @@ class OpenStackBox:
             self._timed("mariadb", infra.start_mariadb, self.layout, self.processes)
             self._timed("rabbitmq", infra.start_rabbitmq, self.layout, self.processes)
             self._timed("keystone", self._start_service, "keystone")
-            conn = self.admin_connection()
-            self.service_project = self._step("catalog", seed.services_and_catalog, conn, self.layout)
+            self.service_project = self._step("catalog", seed.services_and_catalog, self.admin_connection(),
+                                              self.layout)
+            conn = self.admin_connection()  # a token whose catalog has every service
 
             for service in self.services:
                 if service not in ("keystone", "octavia"):

@@ -7,6 +7,7 @@ gunicorn with TLS and an access log each, the other daemons as their console scr
 from __future__ import annotations
 
 import os
+import shutil
 
 from . import config
 from .procs import run
@@ -69,7 +70,10 @@ def start_api(layout, processes, service):
                      % (["%s-api" % service] + argv, module))
     env = _venv_env(layout, {env_name: layout.etc_dir(service)} if env_name else None)
     if service == "nova":
-        env["OS_NOVA_CONFIG_FILES"] = "nova.conf"
+        # The first file is also the paste config the app is loaded from.
+        shutil.copyfile(os.path.join(layout.venv, "etc", "nova", "api-paste.ini"),
+                        os.path.join(layout.etc_dir("nova"), "api-paste.ini"))
+        env["OS_NOVA_CONFIG_FILES"] = "api-paste.ini;nova.conf"
     if service == "neutron":
         env["OS_NEUTRON_CONFIG_FILES"] = "neutron.conf"
     port = config.PORTS[service]
