@@ -204,21 +204,42 @@ class ImageModule(OpenStackModule):
             return result
         local, temporary = self._local_file()
         try:
-            sha256, md5, _size = images.hash_stream(self._chunks(local))
-            if sha256 != p["sha256"].lower():
+            hashes = images.hash_stream(self._chunks(local))
+            if hashes["sha256"] != p["sha256"].lower():
                 raise KaasError("sha256: the file from %s has sha256 %s, not %s; nothing uploaded"
-                                % (p["url"] or p["path"], sha256, p["sha256"]))
-            attributes = dict((k, v) for k, v in wanted.items() if k not in ("min_disk", "min_ram", "visibility"))
-            image = self.conn.image.create_image(
-                p["name"], filename=local, disk_format=p["disk_format"], container_format=p["container_format"],
-                md5=md5, sha256=sha256, allow_duplicates=True, wait=True, timeout=p["timeout"],
-                validate_checksum=True, tags=p["tags"] or None, min_disk=p["min_disk"], min_ram=p["min_ram"],
-                visibility=p["visibility"], **attributes)
+                                % (p["url"] or p["path"], hashes["sha256"], p["sha256"]))
+            image = self._upload(local, hashes, wanted)
         finally:
             if temporary:
                 shutil.rmtree(os.path.dirname(local), ignore_errors=True)
         result["image"] = _view(self.conn.image.get_image(image.id))
         return result
+
+    def _upload(self, local, hashes, wanted):
+        """Create the image record, then PUT the file as a plain octet stream and wait until it is
+        active; an image that does not become active or whose stored hashes differ is deleted."""
+        p, image_api = self.params, self.conn.image
+        attributes = dict((k, v) for k, v in wanted.items() if k not in ("min_disk", "min_ram", "visibility"))
+        image = image_api.create_image(
+            p["name"], disk_format=p["disk_format"], container_format=p["container_format"],
+            md5=hashes["md5"], sha256=hashes["sha256"], allow_duplicates=True, tags=p["tags"] or None,
+            min_disk=p["min_disk"], min_ram=p["min_ram"], visibility=p["visibility"], **attributes)
+        try:
+            with open(local, "rb") as handle:
+                response = image_api.put("/images/%s/file" % image.id, data=handle,
+                                         headers={"Content-Type": "application/octet-stream"})
+            if response.status_code != 204:
+                raise KaasError("the upload of %s answered %s: %s" % (p["name"], response.status_code,
+                                                                       response.text[:300]))
+            image = image_api.wait_for_status(image, status="active", failures=["killed"], wait=p["timeout"])
+            stored = dict((k, getattr(image, k, None)) for k in ("checksum", "os_hash_algo", "os_hash_value", "size"))
+            mismatch = images.stored_mismatch(hashes, stored)
+            if mismatch:
+                raise KaasError("Glance stored %s with %s; deleted it" % (p["name"], mismatch))
+        except Exception:
+            image_api.delete_image(image.id, ignore_missing=True)
+            raise
+        return image
 
     def _wanted(self):
         p = self.params

@@ -58,13 +58,28 @@ def properties(var, given, url=None):
 
 
 def hash_stream(chunks):
-    """(sha256, md5, size) of an iterable of byte chunks."""
-    sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0  # nosec - md5 is Glance's checksum field
+    """{sha256, sha512, md5, size} of an iterable of byte chunks (sha512 and md5 are what Glance
+    computes by default: ``os_hash_value`` and ``checksum``)."""
+    hashes = {"sha256": hashlib.sha256(), "sha512": hashlib.sha512(), "md5": hashlib.md5()}  # nosec
+    size = 0
     for chunk in chunks:
-        sha256.update(chunk)
-        md5.update(chunk)
+        for value in hashes.values():
+            value.update(chunk)
         size += len(chunk)
-    return sha256.hexdigest(), md5.hexdigest(), size
+    return dict([(name, value.hexdigest()) for name, value in hashes.items()], size=size)
+
+
+def stored_mismatch(local, glance):
+    """Why what Glance stored differs from the local file (``glance``: checksum, os_hash_algo,
+    os_hash_value, size), or None."""
+    if glance.get("size") is not None and glance["size"] != local["size"]:
+        return "size %s, not %s" % (glance["size"], local["size"])
+    if glance.get("checksum") and glance["checksum"] != local["md5"]:
+        return "checksum %s, not %s" % (glance["checksum"], local["md5"])
+    algo = glance.get("os_hash_algo")
+    if algo in ("sha256", "sha512") and glance.get("os_hash_value") != local[algo]:
+        return "%s %s, not %s" % (algo, glance.get("os_hash_value"), local[algo])
+    return None
 
 
 def property_changes(image_props, wanted):

@@ -45,6 +45,11 @@ def test_invalid_values_name_what_is_valid(key, value):
 
 
 def test_hash_stream_and_changes():
-    data = [b"abc", b"def"]
-    assert images.hash_stream(data) == (hashlib.sha256(b"abcdef").hexdigest(), hashlib.md5(b"abcdef").hexdigest(), 6)
+    local = images.hash_stream([b"abc", b"def"])
+    assert local == {"sha256": hashlib.sha256(b"abcdef").hexdigest(), "sha512": hashlib.sha512(b"abcdef").hexdigest(),
+                     "md5": hashlib.md5(b"abcdef").hexdigest(), "size": 6}  # nosec
+    same = {"checksum": local["md5"], "os_hash_algo": "sha512", "os_hash_value": local["sha512"], "size": 6}
+    assert images.stored_mismatch(local, same) is None
+    assert images.stored_mismatch(local, dict(same, os_hash_value="0")) == "sha512 0, not %s" % local["sha512"]
+    assert images.stored_mismatch(local, dict(same, size=5)) == "size 5, not 6"
     assert images.property_changes({"a": "1", "min_disk": 20}, {"a": "1", "min_disk": "20", "b": "x"}) == {"b": "x"}
