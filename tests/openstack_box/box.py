@@ -18,7 +18,7 @@ from . import config, infra, install, seed, services, tls
 from .procs import BoxError, Processes, port_open, run, wait_for
 
 ALL_SERVICES = ("keystone", "placement", "glance", "neutron", "nova", "cinder", "octavia")
-_ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+)" (?P<status>\d{3})')
+_ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>[^ ?"]+)[^ "]* HTTP/[0-9.]+" (?P<status>\d{3})')
 
 
 class OpenStackBox:
@@ -164,9 +164,10 @@ class OpenStackBox:
             self._timed("mariadb", infra.start_mariadb, self.layout, self.processes)
             self._timed("rabbitmq", infra.start_rabbitmq, self.layout, self.processes)
             self._timed("keystone", self._start_service, "keystone")
-            self.service_project = self._step("catalog", seed.services_and_catalog, self.admin_connection(),
-                                              self.layout)
+            self._step("catalog", seed.services_and_catalog, self.admin_connection(), self.layout)
             conn = self.admin_connection()  # a token whose catalog has every service
+            self.service_project = conn.identity.find_project("service", domain_id="default",
+                                                              ignore_missing=False)
 
             for service in self.services:
                 if service not in ("keystone", "octavia"):
@@ -187,9 +188,10 @@ class OpenStackBox:
         return self
 
     def _step(self, name, func, *args):
-        result = self._timed(name, func, *args)
-        self._mark_done(name)
-        return result
+        """A seeding step, once per state directory (a warm start skips it)."""
+        if not self._done(name):
+            self._timed(name, func, *args)
+            self._mark_done(name)
 
     def _start_service(self, service, sections=None):
         sections = sections or getattr(config, service)(self.layout)

@@ -24,7 +24,8 @@ WSGI = {
 }
 # Files each service reads from its config dir.
 CONFIG_FILES = {"glance": "glance-api.conf"}
-ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)s'
+# %(r)s is the request line as received (apps rewrite PATH_INFO on the way, e.g. Nova's /v2.1 prefix).
+ACCESS_LOG_FORMAT = '%(t)s "%(r)s" %(s)s %(b)s %(L)s'
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 
 
