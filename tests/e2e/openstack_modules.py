@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,11 +35,14 @@ def run_module(ansible_env, module, args, check_mode=False, verbosity=0, expect_
         argv.append("--check")
     if verbosity:
         argv.append("-" + "v" * verbosity)
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, check=False)
-    raw = proc.stdout + proc.stderr
-    assert os.path.exists(results_file), raw[-6000:]
-    with open(results_file) as handle:
-        records = [json.loads(line) for line in handle if line.strip()]
+    try:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, check=False)
+        raw = proc.stdout + proc.stderr
+        assert os.path.exists(results_file), raw[-6000:]
+        with open(results_file) as handle:
+            records = [json.loads(line) for line in handle if line.strip()]
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)  # the playbook holds the cloud's credentials
     assert len(records) == 1, raw[-6000:]
     failed = records[0]["status"] == "failed"
     assert failed == expect_failure, raw[-6000:]
