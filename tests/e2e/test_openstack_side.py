@@ -273,7 +273,7 @@ def test_cleanup_deletes_this_cluster_only(management_cluster, openstack_box, op
     mc = management_cluster
     other_namespace = namespace + "-b"
     mc.kubectl("create", "namespace", other_namespace)
-    conn = openstack.connect(load_yaml_config=False, load_envvars=False, **openstack_project)
+    conn = openstack.connect(load_yaml_config=False, load_envvars=False, connect_retries=5, **openstack_project)
     try:
         seeded, uids = {}, {}
         net = conn.network.create_network(name="services-e2e")
@@ -288,11 +288,13 @@ def test_cleanup_deletes_this_cluster_only(management_cluster, openstack_box, op
                 ("server_group", i) for i in groups["variables"].values()]
             seeded[ns].append(("application_credential", credential["credential"]["id"]))
         assert uids[namespace] != uids[other_namespace]
+        # As a cloud controller's would be by the time its cluster is deleted (on a loaded machine the
+        # amphora driver takes minutes).
         for ns in seeded:
             for kind, object_id in seeded[ns]:
                 if kind == "load_balancer":
                     conn.load_balancer.wait_for_load_balancer(object_id, status="ACTIVE", failures=["ERROR"],
-                                                              wait=300)
+                                                              wait=900)
 
         args = dict(_kube_args(mc), cloud=openstack_project, namespace=namespace, cluster_name="same-name",
                     secret_name="same-name-cloud")

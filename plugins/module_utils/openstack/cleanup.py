@@ -22,6 +22,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud, server_groups
 
 LB_PREFIX = "kube_service_"
@@ -95,6 +97,7 @@ def delete(conn, item, wait_timeout=300):
     kind = item["kind"]
     try:
         if kind == "load_balancer":
+            _wait_settled(conn, item["id"], wait_timeout)
             conn.load_balancer.delete_load_balancer(item["id"], ignore_missing=False, cascade=True)
             _wait_gone(conn.load_balancer.get_load_balancer, conn.load_balancer.wait_for_delete, item, wait_timeout)
         elif kind == "floating_ip":
@@ -111,6 +114,20 @@ def delete(conn, item, wait_timeout=300):
             return False
         raise
     return True
+
+
+def _wait_settled(conn, load_balancer_id, wait_timeout):
+    """Octavia refuses to delete a load balancer in a PENDING_* state (one the cloud controller is
+    still creating or updating): wait until it is ACTIVE or ERROR."""
+    deadline = time.monotonic() + wait_timeout
+    while True:
+        status = conn.load_balancer.get_load_balancer(load_balancer_id).provisioning_status or ""
+        if not status.startswith("PENDING_"):
+            return
+        if time.monotonic() > deadline:
+            raise cloud.OpenStackError("load balancer %s is still %s after %d s; not deleting it"
+                                       % (load_balancer_id, status, wait_timeout))
+        time.sleep(2)
 
 
 def _wait_gone(get, wait_for_delete, item, wait_timeout):

@@ -36,6 +36,7 @@ except ImportError:  # pragma: no cover - openstacksdk is a runtime requirement
     openstack = os_exceptions = None
 
 USER_AGENT_PRODUCT = "scs.kaas"
+DEFAULT_CONNECT_RETRIES = 3
 
 CLOUD_ARGS = dict(
     cloud=dict(type="raw"),
@@ -148,6 +149,8 @@ def connect(params=None, cloud_entry=None, ca_pem=None):
     else:
         kwargs = connection_config(params or {})
     _check_verified(kwargs)
+    # A request whose connection the server drops (an API worker restarting) is sent again.
+    kwargs.setdefault("connect_retries", DEFAULT_CONNECT_RETRIES)
     try:
         conn = openstack.connect(app_name=USER_AGENT_PRODUCT, **kwargs)
         conn.authorize()
