@@ -229,8 +229,8 @@ class ImageModule(OpenStackModule):
                 response = image_api.put("/images/%s/file" % image.id, data=handle,
                                          headers={"Content-Type": "application/octet-stream"})
             if response.status_code != 204:
-                raise KaasError("the upload of %s answered %s: %s" % (p["name"], response.status_code,
-                                                                       response.text[:300]))
+                raise KaasError("the upload of %s answered %s: %s"
+                                % (p["name"], response.status_code, response.text[:300]))
             image = image_api.wait_for_status(image, status="active", failures=["killed"], wait=p["timeout"])
             stored = dict((k, getattr(image, k, None)) for k in ("checksum", "os_hash_algo", "os_hash_value", "size"))
             mismatch = images.stored_mismatch(hashes, stored)
