@@ -262,10 +262,16 @@ def _seed_service_objects(conn, uid, subnet_id, public_id):
 
 
 def _exists(conn, kind, object_id):
-    getter = {"load_balancer": conn.load_balancer.find_load_balancer, "floating_ip": conn.network.find_ip,
-              "security_group": conn.network.find_security_group, "volume": conn.block_storage.find_volume,
-              "server_group": conn.compute.find_server_group}[kind]
-    return getter(object_id) is not None
+    getter = {"load_balancer": conn.load_balancer.get_load_balancer, "floating_ip": conn.network.get_ip,
+              "security_group": conn.network.get_security_group, "volume": conn.block_storage.get_volume,
+              "server_group": conn.compute.get_server_group}[kind]
+    try:
+        found = getter(object_id)
+    except openstack.exceptions.NotFoundException:
+        return False
+    # A volume or load balancer being deleted is still listed for a moment: gone is what counts.
+    return (getattr(found, "status", None) or getattr(found, "provisioning_status", None) or "").lower() not in (
+        "deleted", "deleting", "pending_delete")
 
 
 def test_cleanup_deletes_this_cluster_only(management_cluster, openstack_box, openstack_project, ansible_env,
