@@ -106,7 +106,7 @@ def test_compute_flavor_info_through_ansible_playbook(tmp_path, ansible_env, ope
 
 
 def test_compute_flavor_info_refuses_a_cloud_it_cannot_verify(tmp_path, ansible_env, openstack_box,
-                                                             openstack_project):
+                                                              openstack_project):
     """Without the box's CA the module fails at the TLS handshake, before any credential is sent."""
     marker = openstack_box.mark()
     registered = _list_flavors(tmp_path, ansible_env, openstack_project, with_ca=False)

@@ -12,7 +12,9 @@ import re
 import secrets
 import ssl
 import time
+import urllib.error
 import urllib.request
+import uuid
 
 from . import config, infra, install, seed, services, tls
 from .procs import BoxError, Processes, port_open, run, wait_for
@@ -53,6 +55,10 @@ class OpenStackBox:
         paths.update({service + "-access": services.access_log(self.layout, service) for service in self.services})
         return paths
 
+    def memory_pss_mib(self):
+        """Memory of every process of the box (PSS, MiB)."""
+        return round(self.processes.pss_kib() / 1024)
+
     def admin_connection(self):
         return seed.connect(self.admin_cloud)
 
@@ -69,27 +75,44 @@ class OpenStackBox:
             admin.identity.delete_project(project, ignore_missing=True)
         return entry, cleanup
 
+    def _flush(self, service):
+        """Offset just past a marker request in the service's access log. gunicorn writes a line after
+        sending the response, so a client may read the log before the line of its last request: a
+        request sent afterwards and found in the log bounds what is complete."""
+        token = "kaas-box-marker=%s" % uuid.uuid4().hex
+        context = ssl.create_default_context(cafile=self.ca_file)
+        try:
+            urllib.request.urlopen("%s/?%s" % (self.layout.url(service), token), context=context,
+                                   timeout=30).close()
+        except urllib.error.HTTPError:
+            pass  # any answer is logged
+        path = services.access_log(self.layout, service)
+
+        def marker_end():
+            with open(path, "rb") as handle:
+                data = handle.read()
+            index = data.find(token.encode())
+            return data.index(b"\n", index) + 1 if index >= 0 and b"\n" in data[index:] else None
+        return wait_for("the marker request in %s" % path, marker_end, 30, self.processes, interval=0.1)
+
     def mark(self):
-        """A marker for :meth:`requests`: the current size of every access log."""
-        marker = {}
-        for service in self.services:
-            path = services.access_log(self.layout, service)
-            marker[service] = os.path.getsize(path) if os.path.exists(path) else 0
-        return marker
+        """A marker for :meth:`requests`: the end of every access log, after a marker request."""
+        return {service: self._flush(service) for service in self.services}
 
     def requests(self, since=None, methods=services.MUTATING, service=None):
-        """Requests in the access logs after ``since``: list of dicts (service, method, path, status)."""
+        """Requests in the access logs after ``since`` and before a marker request sent now: list of
+        dicts (service, method, path, status); ``methods=None`` for every method."""
         found = []
         for name in self.services if service is None else (service,):
-            path = services.access_log(self.layout, name)
-            if not os.path.exists(path):
-                continue
-            with open(path, "rb") as handle:
-                handle.seek((since or {}).get(name, 0))
-                for line in handle.read().decode(errors="replace").splitlines():
-                    match = _ACCESS_LINE.search(line)
-                    if match and (methods is None or match["method"] in methods):
-                        found.append(dict(match.groupdict(), service=name))
+            end = self._flush(name)
+            with open(services.access_log(self.layout, name), "rb") as handle:
+                start = (since or {}).get(name, 0)
+                handle.seek(start)
+                text = handle.read(end - start).decode(errors="replace")
+            for line in text.splitlines():
+                match = _ACCESS_LINE.search(line)
+                if match and "kaas-box-marker=" not in line and (methods is None or match["method"] in methods):
+                    found.append(dict(match.groupdict(), service=name))
         return found
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -185,6 +208,9 @@ class OpenStackBox:
             self.stop()
             raise
         self.timings["start"] = round(time.monotonic() - started, 1)
+        with open(os.path.join(self.state_dir, "logs", "start-figures.json"), "a") as handle:
+            handle.write(json.dumps({"timings": self.timings, "pss_mib": self.memory_pss_mib(),
+                                     "debian": self.debian_versions}) + "\n")
         return self
 
     def _step(self, name, func, *args):

@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -167,7 +166,7 @@ def ensure_debian_packages(log=print):
     return debian_versions()
 
 
-if __name__ == "__main__":  # `python -m tests.openstack_box.install`: prebuild the cache
-    print(ensure_services_venv()[0])
-    print(ensure_debian_packages())
+if __name__ == "__main__":  # `python -m tests.openstack_box.install` (make openstack-services)
+    print("OpenStack services venv: %s" % ensure_services_venv()[0])
+    print("Debian packages: %s" % ensure_debian_packages())
     sys.exit(0)

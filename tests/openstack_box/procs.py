@@ -42,6 +42,30 @@ class Processes:
                 raise BoxError("%s exited with %s; last lines of %s:\n%s"
                                % (name, proc.returncode, self.log_path(name), tail(self.log_path(name))))
 
+    def pids(self):
+        """Every live process in one of our process groups (workers and children included)."""
+        groups = {proc.pid for proc in self.running.values()}
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.getpgid(int(entry)) in groups:
+                        found.append(int(entry))
+                except OSError:
+                    pass
+        return found
+
+    def pss_kib(self):
+        """Proportional set size of all our processes, KiB (``/proc/<pid>/smaps_rollup``)."""
+        total = 0
+        for pid in self.pids():
+            try:
+                with open("/proc/%d/smaps_rollup" % pid) as handle:
+                    total += sum(int(line.split()[1]) for line in handle if line.startswith("Pss:"))
+            except OSError:
+                pass
+        return total
+
     def stop(self, names=None, timeout=20):
         names = list(reversed(list(self.running))) if names is None else names
         for name in names:
@@ -108,6 +132,6 @@ def run(argv, env=None, timeout=600, log=None):
         with open(log, "a") as handle:
             handle.write("$ %s\n%s%s" % (" ".join(argv), proc.stdout, proc.stderr))
     if proc.returncode != 0:
-        raise BoxError("%s failed (rc %d):\n%s%s" % (" ".join(argv[:4]), proc.returncode, proc.stdout[-3000:],
-                                                      proc.stderr[-3000:]))
+        raise BoxError("%s failed (rc %d):\n%s%s"
+                       % (" ".join(argv[:4]), proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
     return proc.stdout

@@ -90,12 +90,12 @@ def _ensure_image(conn, data, **attrs):
         return found
     if found is not None:  # an upload interrupted by a stop
         conn.image.delete_image(found)
-    image = conn.image.create_image(**attrs)
-    response = conn.image.put("/images/%s/file" % image.id, data=data,
+    created = conn.image.create_image(**attrs)
+    response = conn.image.put("/images/%s/file" % created.id, data=data,
                               headers={"Content-Type": "application/octet-stream"})
     if response.status_code != 204:
         raise RuntimeError("image upload answered %s: %s" % (response.status_code, response.text[:500]))
-    return conn.image.wait_for_status(image, status="active", failures=["killed"], wait=120)
+    return conn.image.wait_for_status(created, status="active", failures=["killed"], wait=120)
 
 
 def public_network(conn):

@@ -83,7 +83,10 @@ def start_api(layout, processes, service):
     processes.start(service + "-api", script(layout, "gunicorn") + [
         "--bind", "%s:%d" % (config.ENDPOINT_ADDRESS, port), "--bind", "127.0.0.1:%d" % port,
         "--workers", "1", "--threads", "8", "--worker-class", "gthread", "--timeout", "300",
-        "--graceful-timeout", "5", "--certfile", cert, "--keyfile", key,
+        "--graceful-timeout", "5",
+        # Longer than any client's idle time between polls: gunicorn's default (2 s) closes idle
+        # connections just as a client polling every 2 s reuses them ("Remote end closed connection").
+        "--keep-alive", "75", "--certfile", cert, "--keyfile", key,
         "--access-logfile", access_log(layout, service), "--access-logformat", ACCESS_LOG_FORMAT,
         "--pythonpath", shim_dir, "--name", service + "-api", shim + ":application",
     ], env=env)
