@@ -14,14 +14,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.scs.kaas.plugins.module_utils.capi import class_openstack, classes
+import base64
 
-try:
-    import openstack
-    from openstack import exceptions as os_exceptions
-    HAS_OPENSTACKSDK = True
-except ImportError:  # pragma: no cover - openstacksdk is a runtime requirement
-    HAS_OPENSTACKSDK = False
+from ansible_collections.scs.kaas.plugins.module_utils.capi import class_openstack, classes
+from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud
+
+HAS_OPENSTACKSDK = cloud.HAS_OPENSTACKSDK
 
 
 def references(spec):
@@ -45,8 +43,10 @@ def references(spec):
 def _server_group(conn, value):
     try:
         group = conn.compute.get_server_group(value)
-    except os_exceptions.NotFoundException:
-        return None
+    except Exception as exc:  # pylint: disable=broad-except
+        if cloud.is_not_found(exc):
+            return None
+        raise
     policy = getattr(group, "policy", None) or (list(getattr(group, "policies", None) or []) or [None])[0]
     return {"id": group.id, "name": group.name, "policy": policy}
 
@@ -54,12 +54,22 @@ def _server_group(conn, value):
 LOOKUPS = {"server_group": _server_group}
 
 
-def connect(cloud_entry):
-    """A connection from one clouds.yaml entry (no files, no environment)."""
-    return openstack.connect(load_yaml_config=False, load_envvars=False, **cloud_entry)
+def connect(cloud_entry, ca_pem=None):
+    """A connection from one clouds.yaml entry (no files, no environment) and the CA of its Secret."""
+    return cloud.connect(cloud_entry=cloud_entry, ca_pem=ca_pem)
 
 
-def check(refs, cloud_name, cloud_entry, connector=None):
+def identity_ca(secrets):
+    """The PEM under the ``cacert`` key of the spec's identity Secret (CAPO reads the same key), or
+    None; ``secrets``: name -> object of the Secrets the spec refers to."""
+    for _name, secret in sorted(secrets.items()):
+        data = (secret or {}).get("data") or {}
+        if data.get("cacert"):
+            return base64.b64decode(data["cacert"]).decode("utf-8")
+    return None
+
+
+def check(refs, cloud_name, cloud_entry, connector=None, ca_pem=None):
     """(errors, warnings) for ``refs`` (see :func:`references`) in the given cloud."""
     if not refs:
         return [], []
@@ -68,7 +78,7 @@ def check(refs, cloud_name, cloud_entry, connector=None):
                 "runs the module" % (refs[0][0], refs[0][2])], []
     errors, warnings = [], []
     try:
-        conn = (connector or connect)(cloud_entry)
+        conn = connector(cloud_entry) if connector else connect(cloud_entry, ca_pem)
         for var, kind, value in refs:
             found = LOOKUPS[kind](conn, value)
             if found is None:

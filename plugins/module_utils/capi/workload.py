@@ -229,7 +229,8 @@ class WorkloadClusters(object):
         refs = cloud_refs.references(spec)
         if refs and not errors:
             cloud_name, cloud_entry = validation.identity_cloud(spec, secrets)
-            cloud_errors, warnings = cloud_refs.check(refs, cloud_name, cloud_entry)
+            cloud_errors, warnings = cloud_refs.check(refs, cloud_name, cloud_entry,
+                                                      ca_pem=cloud_refs.identity_ca(secrets))
             errors += cloud_errors
             res.warnings += warnings
         if live is not None and (live.get("metadata") or {}).get("deletionTimestamp"):

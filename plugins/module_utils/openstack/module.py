@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Base of the modules that talk to an OpenStack cloud (and, where they set
+``kubeconfig_options``, to the management cluster): the connection options of
+``cloud.CLOUD_ARGS``, a lazily opened connection, and SDK errors reported like ``KaasError``."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
+from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud
+
+
+CLUSTER_ARGS = dict(
+    cluster_name=dict(type="str", required=True),
+    namespace=dict(type="str", default="default"),
+)
+
+
+class OpenStackModule(KaasModule):
+    """Subclasses implement ``run_cloud``; ``self.conn`` connects on first use. Modules whose
+    objects belong to a workload cluster set ``kubeconfig_options`` and have ``cluster_name`` and
+    ``namespace`` options (see ``CLUSTER_ARGS``)."""
+
+    kubeconfig_options = False
+    required_libraries = ((cloud.HAS_OPENSTACKSDK, "openstacksdk", cloud.OPENSTACKSDK_IMP_ERR),)
+
+    def __init__(self):
+        spec = dict(cloud.CLOUD_ARGS)
+        spec.update(self.argument_spec)
+        self.argument_spec = spec
+        super(OpenStackModule, self).__init__()
+        self._conn = None
+        # ``cloud`` may be a whole clouds.yaml entry (type raw, so no_log cannot mask its parts):
+        # its secrets join the values Ansible masks in results and the invocation.
+        self.module.no_log_values.update(cloud.secret_values(self.params.get("cloud")))
+
+    @property
+    def conn(self):
+        if self._conn is None:
+            self._conn = cloud.connect(self.params)
+        return self._conn
+
+    def cluster_uid(self):
+        """``cloud.cluster_uid`` of the module's ``namespace`` and ``cluster_name`` on the management
+        cluster of ``kubeconfig``."""
+        return cloud.cluster_uid(cloud.management_id(self.client), self.params["namespace"],
+                                 self.params["cluster_name"])
+
+    def run(self):
+        try:
+            return self.run_cloud()
+        except cloud.OpenStackError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            if cloud.HAS_OPENSTACKSDK and isinstance(exc, cloud.os_exceptions.SDKException):
+                raise cloud.OpenStackError("OpenStack API error: %s" % cloud.short_error(exc))
+            raise
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+
+    def run_cloud(self):
+        raise NotImplementedError
