@@ -22,7 +22,9 @@ other untouched. The tests run in order and share the clusters.
 
 from __future__ import annotations
 
+import collections
 import os
+import time
 
 import pytest
 
@@ -117,9 +119,11 @@ def _our_mutations(box, since):
 
 def test_clusters_yml_preflights_then_capo_builds_the_infrastructure(lab):
     mc, box, conn = lab["mc"], lab["box"], lab["conn"]
+    cloud_mark, started = box.mark(), time.monotonic()
     proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml")
     assert proc.returncode == 0, proc.stdout[-8000:]
     assert "Preflight every cluster of the play against the cloud" in proc.stdout
+    print("clusters.yml for %d clusters: %.1fs" % (len(HOSTS), time.monotonic() - started))
     for host in HOSTS:
         assert recap[host]["failed"] == 0 and recap[host]["changed"] > 0, recap
 
@@ -127,6 +131,7 @@ def test_clusters_yml_preflights_then_capo_builds_the_infrastructure(lab):
         helpers.wait_for("OpenStackCluster of %s ready" % namespace,
                          lambda ns=namespace: _ready_openstack_cluster(mc, ns), 900, 2.0, mc.diagnostics)
         osc = _ready_openstack_cluster(mc, namespace)
+        print("OpenStackCluster of %s ready %.1fs after clusters.yml started" % (namespace, time.monotonic() - started))
         status = osc["status"]
         # the API load balancer: ACTIVE in Octavia, its floating IP on the VIP port, the endpoint CAPO set
         lb = conn.load_balancer.get_load_balancer(status["apiServerLoadBalancer"]["id"])
@@ -166,6 +171,15 @@ def test_clusters_yml_preflights_then_capo_builds_the_infrastructure(lab):
         # The identity Secret the role wrote holds an application credential, not the user's password.
         secret = mc.kubectl_json("get", "secret", TWIN + "-cloud", "-n", namespace, "-o", "json")
         assert set(secret["data"]) >= {"clouds.yaml", "cacert", "cloud.conf"}
+    _print_api_calls("create (collection and CAPO, until both control plane servers are ACTIVE)", box, cloud_mark)
+
+
+def _print_api_calls(what, box, since):
+    calls = box.requests(since=since, methods=None)
+    per_service = collections.Counter(r["service"] for r in calls)
+    mutating = sum(1 for r in calls if r["method"] in ("POST", "PUT", "PATCH", "DELETE"))
+    print("cloud API calls per cluster, %s: %.0f (%.0f mutating); all clusters per service: %s"
+          % (what, len(calls) / len(HOSTS), mutating / len(HOSTS), dict(sorted(per_service.items()))))
 
 
 def test_second_run_writes_nothing_to_the_management_cluster_or_the_cloud(lab):
@@ -174,6 +188,7 @@ def test_second_run_writes_nothing_to_the_management_cluster_or_the_cloud(lab):
     proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml")
     assert proc.returncode == 0, proc.stdout[-8000:]
     assert all(counts["changed"] == 0 for counts in recap.values()), recap
+    _print_api_calls("no-op run (the collection's and CAPO's meanwhile)", box, cloud_mark)
     assert mc.count_writes(wh.OUR_AGENT, since=audit_mark) == 0, mc.writes(wh.OUR_AGENT, since=audit_mark)
     # CAPO keeps reconciling meanwhile; in steady state it only reads, so every mutating request counts.
     assert _our_mutations(box, cloud_mark) == []
@@ -211,9 +226,14 @@ def test_delete_removes_everything_of_one_cluster_and_nothing_of_its_twin(lab):
     groups_before = {g.id for g in conn.compute.server_groups()}
     credentials_before = {c.id for c in conn.identity.application_credentials(conn.current_user_id)}
 
+    cloud_mark, started = lab["box"].mark(), time.monotonic()
     proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "delete.yml", {"workload_cluster_wait": True},
                                   args=("--limit", "twin-a"))
     assert proc.returncode == 0, proc.stdout[-8000:]
+    print("delete.yml of one cluster: %.1fs" % (time.monotonic() - started))
+    calls = lab["box"].requests(since=cloud_mark, methods=None)
+    print("cloud API calls, delete of one cluster (collection and CAPO): %d (%d mutating)"
+          % (len(calls), sum(1 for r in calls if r["method"] in ("POST", "PUT", "PATCH", "DELETE"))))
 
     left_a = _cluster_things(conn, HOSTS["twin-a"])
     assert not any(left_a.values()), left_a
