@@ -151,6 +151,9 @@ class AppCredentialModule(OpenStackModule):
         state=dict(type="str", choices=["present", "rotated", "absent"], default="present"),
     )
 
+    def _namespace_exists(self, namespace):
+        return self.client.get(self.client.resource("v1", "Namespace"), namespace) is not None
+
     def run_cloud(self):
         p = self.params
         for option in ("expires_in_days", "renew_before_days"):
@@ -187,7 +190,13 @@ class AppCredentialModule(OpenStackModule):
         desired = credentials.identity_secret(
             p["secret_name"], p["namespace"], uid, p["cloud_name"], cloud.auth_summary(self.conn),
             current["id"], secret_value, self._ca_pem())
-        outcome = kube_apply.reconcile(self.client, desired, live, check_mode=self.module.check_mode)
+        if live is None and not self._namespace_exists(p["namespace"]) and self.module.check_mode:
+            outcome = {"changed": True}  # the Secret's namespace comes with the cluster: nothing to dry-run
+        else:
+            if live is None and not self._namespace_exists(p["namespace"]):
+                # The Secret goes first, before the cluster's own namespace is made by workload_cluster.
+                self.client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": p["namespace"]}})
+            outcome = kube_apply.reconcile(self.client, desired, live, check_mode=self.module.check_mode)
         result["secret"]["written"] = outcome["changed"]
         superseded = [c["id"] for c in existing if c["id"] != current["id"]]
         result["kept"] = [i for i in superseded if i == named_id or p["state"] == "rotated"]

@@ -1,0 +1,262 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""openstack-class clusters through ``clusters.yml`` and ``delete.yml``, reconciled by the real CAPO
+against the real OpenStack services of the test's box.
+
+The management cluster runs CAPO and ORC as local processes (``optional_providers=[openstack]``) in
+the same network namespace as the box. The role runs the preflight, makes the server groups and the
+application credential with its identity Secret; CAPO builds network, subnet, router, security
+groups, the API load balancer with its floating IP, and the first control plane server.
+
+What the tests wait for, and what can never come: no VM boots (Nova's fake driver), so the first
+control plane Machine gets an ACTIVE server (OpenStackMachine ready) but never a Node; the control
+plane is therefore never initialized, KubeadmControlPlane never Available, and the workers'
+bootstrap data (kubeadm join needs an initialized control plane) never exists, so CAPO never
+creates worker servers. The tests wait for: OpenStackCluster ready, the control plane
+OpenStackMachine ready with its server ACTIVE. Nothing here marks an OpenStack object ready.
+
+Two clusters of the same name live in two namespaces of one project; deleting one leaves the
+other untouched. The tests run in order and share the clusters.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+
+import pytest
+
+import helpers
+import workload_helpers as wh
+
+OPENSTACK = ["openstack"]
+CLASS_NAMESPACE = "os-classes"
+TWIN = "twin"
+HOSTS = {"twin-a": "os-team-a", "twin-b": "os-team-b"}
+VERSION = "v1.34.4"
+FLAVOR = "SCS-2V-4-20"
+ZONES = ["az-1", "az-2"]
+INFRA = "infrastructure.cluster.x-k8s.io"
+SERVICES = ("glance", "neutron", "nova", "octavia", "cinder", "placement")
+
+
+@pytest.fixture(scope="module")
+def capo_cluster(tmp_path_factory, management_cluster):
+    build = helpers.ensure_binaries(optional_providers=OPENSTACK)
+    management_cluster.stop()
+    mc = helpers.ManagementCluster(str(tmp_path_factory.mktemp("embedded-capo")), build,
+                                   optional_providers=OPENSTACK)
+    try:
+        mc.start()
+        yield mc
+    finally:
+        mc.stop()
+        left = mc.leftover_processes()
+        management_cluster.start()
+        assert not left, "processes left after stop: %r" % left
+
+
+@pytest.fixture(scope="module")
+def lab(capo_cluster, openstack_box, openstack_project, tmp_path_factory):
+    from openstack_box import seed
+
+    directory = tmp_path_factory.mktemp("os-clusters")
+    env = helpers.ansible_environment(helpers.ensure_collection_path(),
+                                      kubectl=capo_cluster.binaries["kubectl"])
+    defaults = {
+        "infrastructure": "openstack", "kubernetes_version": VERSION,
+        "control_plane": {"replicas": 1},
+        "node_groups": [{"name": "md-0", "replicas": 1}],
+        "variables": {"controlPlaneFlavor": FLAVOR, "workerFlavor": FLAVOR, "image": {"name": seed.IMAGE_NAME},
+                      "controlPlaneAvailabilityZones": ZONES},
+    }
+    hosts = {host: {"name": TWIN, "namespace": namespace} for host, namespace in HOSTS.items()}
+    inventory = wh.write_inventory(str(directory / "hosts.yml"), capo_cluster.kubeconfig, hosts, defaults,
+                                   group="openstack", extra_vars={
+                                       "cluster_classes_namespace": CLASS_NAMESPACE,
+                                       "workload_cluster_openstack_cloud": openstack_project,
+                                       "workload_cluster_openstack_ca_cert": openstack_box.ca_file,
+                                       "workload_cluster_wait": False})
+    os.chmod(inventory, 0o600)  # it holds the project user's password
+    classes_playbook = os.path.join(str(directory), "classes.yml")
+    with open(classes_playbook, "w") as handle:
+        handle.write("- hosts: localhost\n  gather_facts: false\n  roles:\n    - role: scs.kaas.cluster_classes\n"
+                     "      vars: {cluster_classes_infrastructures: [openstack], cluster_classes_kubernetes_minors: ['1.34']}\n")
+    proc, _recap = wh.run_playbook(env, inventory, classes_playbook)
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    return {"mc": capo_cluster, "env": env, "inventory": inventory, "box": openstack_box,
+            "conn": seed.connect(openstack_project), "dir": directory}
+
+
+def _objects(mc, kind, namespace):
+    return mc.kubectl_json("get", kind, "-n", namespace, "-o", "json")["items"]
+
+
+def _ready_openstack_cluster(mc, namespace):
+    items = _objects(mc, "openstackcluster." + INFRA, namespace)
+    return items[0] if items and (items[0].get("status") or {}).get("ready") else None
+
+
+def _ready_control_plane_machine(mc, namespace):
+    for item in _objects(mc, "openstackmachine." + INFRA, namespace):
+        labels = item["metadata"].get("labels") or {}
+        if "cluster.x-k8s.io/control-plane" in labels and (item.get("status") or {}).get("ready"):
+            return item
+    return None
+
+
+def _server_id(openstack_machine):
+    return openstack_machine["spec"]["providerID"].rsplit("/", 1)[-1]
+
+
+def _our_mutations(box, since):
+    """Mutating requests to the cloud since ``since``, except Keystone's token issue."""
+    return [r for r in box.requests(since=since)
+            if not (r["service"] == "keystone" and r["method"] == "POST" and r["path"].startswith("/v3/auth/tokens"))]
+
+
+def test_clusters_yml_preflights_then_capo_builds_the_infrastructure(lab):
+    mc, box, conn = lab["mc"], lab["box"], lab["conn"]
+    cloud_mark, started = box.mark(), time.monotonic()
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml")
+    assert proc.returncode == 0, proc.stdout[-8000:]
+    assert "Preflight every cluster of the play against the cloud" in proc.stdout
+    print("clusters.yml for %d clusters: %.1fs" % (len(HOSTS), time.monotonic() - started))
+    for host in HOSTS:
+        assert recap[host]["failed"] == 0 and recap[host]["changed"] > 0, recap
+
+    for host, namespace in HOSTS.items():
+        helpers.wait_for("OpenStackCluster of %s ready" % namespace,
+                         lambda ns=namespace: _ready_openstack_cluster(mc, ns), 900, 2.0, mc.diagnostics)
+        osc = _ready_openstack_cluster(mc, namespace)
+        print("OpenStackCluster of %s ready %.1fs after clusters.yml started" % (namespace, time.monotonic() - started))
+        status = osc["status"]
+        # the API load balancer: ACTIVE in Octavia, its floating IP on the VIP port, the endpoint CAPO set
+        lb = conn.load_balancer.get_load_balancer(status["apiServerLoadBalancer"]["id"])
+        assert lb.provisioning_status == "ACTIVE" and lb.operating_status in ("ONLINE", "OFFLINE"), lb
+        fips = list(conn.network.ips(floating_ip_address=status["apiServerLoadBalancer"]["ip"]))
+        assert len(fips) == 1 and fips[0].port_id == lb.vip_port_id, fips
+        assert osc["spec"]["controlPlaneEndpoint"]["host"] == status["apiServerLoadBalancer"]["ip"]
+        # network, subnet and router as the class renders them
+        network = conn.network.get_network(status["network"]["id"])
+        subnets = [conn.network.get_subnet(s) for s in network.subnet_ids]
+        assert [s.cidr for s in subnets] == ["10.8.0.0/20"], subnets
+        router = conn.network.get_router(status["router"]["id"])
+        assert router.external_gateway_info and router.external_gateway_info["network_id"] == \
+            status["externalNetwork"]["id"]
+        # security groups with the rules the class renders (Cilium's between all nodes)
+        for role in ("controlPlaneSecurityGroup", "workerSecurityGroup"):
+            group = conn.network.get_security_group(status[role]["id"])
+            described = {r["description"] for r in group.security_group_rules}
+            assert {"Cilium VXLAN overlay", "Cilium health checks", "Hubble peer service"} <= described, described
+
+        helpers.wait_for("control plane OpenStackMachine of %s ready" % namespace,
+                         lambda ns=namespace: _ready_control_plane_machine(mc, ns), 900, 2.0, mc.diagnostics)
+        machine = _ready_control_plane_machine(mc, namespace)
+        server = conn.compute.get_server(_server_id(machine))
+        assert server.status == "ACTIVE", server
+        assert server.flavor["original_name"] == FLAVOR
+        assert server.image["id"] == conn.image.find_image("box-image").id
+        assert server.availability_zone in ZONES
+        capi_machine = [m for m in _objects(mc, "machine.cluster.x-k8s.io", namespace)
+                        if m["metadata"]["name"] == machine["metadata"]["name"]][0]
+        assert capi_machine["spec"].get("failureDomain") == server.availability_zone
+        assert {g["name"] for g in server.security_groups} == {status["controlPlaneSecurityGroup"]["name"]}
+        control_plane_group = [g for g in conn.compute.server_groups() if server.id in (g.member_ids or [])]
+        assert len(control_plane_group) == 1 and control_plane_group[0].policy == "anti-affinity", \
+            control_plane_group
+        lab.setdefault("servers", {})[namespace] = server.id
+        # The identity Secret the role wrote holds an application credential, not the user's password.
+        secret = mc.kubectl_json("get", "secret", TWIN + "-cloud", "-n", namespace, "-o", "json")
+        assert set(secret["data"]) >= {"clouds.yaml", "cacert", "cloud.conf"}
+    _print_api_calls("create (collection and CAPO, until both control plane servers are ACTIVE)", box, cloud_mark)
+
+
+def _print_api_calls(what, box, since):
+    calls = box.requests(since=since, methods=None)
+    per_service = collections.Counter(r["service"] for r in calls)
+    mutating = sum(1 for r in calls if r["method"] in ("POST", "PUT", "PATCH", "DELETE"))
+    print("cloud API calls per cluster, %s: %.0f (%.0f mutating); all clusters per service: %s"
+          % (what, len(calls) / len(HOSTS), mutating / len(HOSTS), dict(sorted(per_service.items()))))
+
+
+def test_second_run_writes_nothing_to_the_management_cluster_or_the_cloud(lab):
+    mc, box = lab["mc"], lab["box"]
+    audit_mark, cloud_mark = mc.mark(), box.mark()
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml")
+    assert proc.returncode == 0, proc.stdout[-8000:]
+    assert all(counts["changed"] == 0 for counts in recap.values()), recap
+    _print_api_calls("no-op run (the collection's and CAPO's meanwhile)", box, cloud_mark)
+    assert mc.count_writes(wh.OUR_AGENT, since=audit_mark) == 0, mc.writes(wh.OUR_AGENT, since=audit_mark)
+    # CAPO keeps reconciling meanwhile; in steady state it only reads, so every mutating request counts.
+    assert _our_mutations(box, cloud_mark) == []
+
+
+def test_preflight_refusal_writes_nothing(lab):
+    mc, box = lab["mc"], lab["box"]
+    audit_mark, cloud_mark = mc.mark(), box.mark()
+    proc, _recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml",
+                                   {"workload_cluster_overrides": {"variables": {"workerFlavor": "SCS-404"}}})
+    assert proc.returncode != 0
+    assert "workerFlavor" in proc.stdout and "SCS-404" in proc.stdout, proc.stdout[-5000:]
+    assert mc.count_writes(wh.OUR_AGENT, since=audit_mark) == 0
+    assert _our_mutations(box, cloud_mark) == []
+
+
+def _cluster_things(conn, namespace):
+    """What the cloud holds of the cluster in ``namespace``: names/IDs per kind."""
+    prefix = "k8s-clusterapi-cluster-%s-%s" % (namespace, TWIN)
+    project = conn.current_project_id
+    return {
+        "networks": [n.name for n in conn.network.networks(project_id=project) if n.name.startswith(prefix)],
+        "routers": [r.name for r in conn.network.routers(project_id=project) if r.name.startswith(prefix)],
+        "security_groups": [g.name for g in conn.network.security_groups(project_id=project)
+                            if g.name.startswith("k8s-cluster-%s-%s-" % (namespace, TWIN))],
+        "load_balancers": [lb.name for lb in conn.load_balancer.load_balancers() if lb.name.startswith(prefix)],
+    }
+
+
+def test_delete_removes_everything_of_one_cluster_and_nothing_of_its_twin(lab):
+    mc, conn = lab["mc"], lab["conn"]
+    before_b = _cluster_things(conn, HOSTS["twin-b"])
+    assert all(before_b[k] for k in ("networks", "routers", "security_groups", "load_balancers")), before_b
+    fips_before = {ip.floating_ip_address for ip in conn.network.ips(project_id=conn.current_project_id)}
+    groups_before = {g.id for g in conn.compute.server_groups()}
+    credentials_before = {c.id for c in conn.identity.application_credentials(conn.current_user_id)}
+
+    cloud_mark, started = lab["box"].mark(), time.monotonic()
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "delete.yml", {"workload_cluster_wait": True},
+                                  args=("--limit", "twin-a"))
+    assert proc.returncode == 0, proc.stdout[-8000:]
+    print("delete.yml of one cluster: %.1fs" % (time.monotonic() - started))
+    calls = lab["box"].requests(since=cloud_mark, methods=None)
+    print("cloud API calls, delete of one cluster (collection and CAPO): %d (%d mutating)"
+          % (len(calls), sum(1 for r in calls if r["method"] in ("POST", "PUT", "PATCH", "DELETE"))))
+
+    left_a = _cluster_things(conn, HOSTS["twin-a"])
+    assert not any(left_a.values()), left_a
+    assert conn.compute.find_server(lab["servers"][HOSTS["twin-a"]]) is None
+    assert conn.compute.get_server(lab["servers"][HOSTS["twin-b"]]).status == "ACTIVE"
+    assert _cluster_things(conn, HOSTS["twin-b"]) == before_b
+    # twin-b's floating IPs, server groups (2) and application credential (1) are all that is left
+    osc_b = _ready_openstack_cluster(mc, HOSTS["twin-b"])
+    fips_after = {ip.floating_ip_address for ip in conn.network.ips(project_id=conn.current_project_id)}
+    assert osc_b["status"]["apiServerLoadBalancer"]["ip"] in fips_after and fips_after < fips_before
+    groups_after = {g.id for g in conn.compute.server_groups()}
+    assert len(groups_after) == 2 and groups_after < groups_before
+    credentials_after = {c.id for c in conn.identity.application_credentials(conn.current_user_id)}
+    assert len(credentials_after) == 1 and credentials_after < credentials_before
+    assert mc.kubectl("get", "secret", TWIN + "-cloud", "-n", HOSTS["twin-a"], check=False).returncode != 0
+
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "delete.yml", {"workload_cluster_wait": True},
+                                  args=("--limit", "twin-b"))
+    assert proc.returncode == 0, proc.stdout[-8000:]
+    assert not any(_cluster_things(conn, HOSTS["twin-b"]).values())
+    assert list(conn.compute.servers()) == []
+    assert list(conn.compute.server_groups()) == []
+    assert list(conn.identity.application_credentials(conn.current_user_id)) == []
+    assert list(conn.network.ips(project_id=conn.current_project_id)) == []
+    assert [p.id for p in conn.network.ports(project_id=conn.current_project_id)] == []
+    assert list(conn.block_storage.volumes()) == []
