@@ -92,6 +92,11 @@ def keystone(layout):
         # One worker process: an in-process cache is coherent, and it spares rebuilding every token's
         # roles and catalog from the database per request (about a second each on a loaded machine).
         "cache": {"enabled": "true", "backend": "dogpile.cache.memory"},
+        # Role assignments stay uncached: tests assign roles and at once create application
+        # credentials with them, and a stale cached assignment once refused that ("Cannot create an
+        # application credential with unassigned role").
+        "assignment": {"caching": "false"},
+        "role": {"caching": "false"},
         # bcrypt's minimum cost: the default (12) makes every user creation and password login
         # take about a second of CPU on a loaded machine.
         "identity": {"password_hash_rounds": "4"},
