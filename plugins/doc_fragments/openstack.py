@@ -50,3 +50,17 @@ options:
 requirements:
   - openstacksdk >= 1.0.0
 """
+
+    # The workload cluster a module acts for in the cloud (its cluster uid comes from these two and
+    # the management cluster): openstack_app_credential, openstack_server_groups, openstack_cluster_cleanup.
+    CLUSTER = r"""
+options:
+  cluster_name:
+    description: Name of the workload cluster.
+    type: str
+    required: true
+  namespace:
+    description: Namespace of the workload cluster (and of the Secrets the module writes or deletes).
+    type: str
+    default: default
+"""

@@ -34,15 +34,8 @@ extends_documentation_fragment:
   - scs.kaas.attributes.no_diff
   - scs.kaas.kubeconfig
   - scs.kaas.openstack
+  - scs.kaas.openstack.cluster
 options:
-  cluster_name:
-    description: Name of the workload cluster.
-    type: str
-    required: true
-  namespace:
-    description: Namespace of the workload cluster (and of the Secret).
-    type: str
-    default: default
   secret_name:
     description: Name of the identity Secret (the value of the class variable C(identityRef.name)).
     type: str

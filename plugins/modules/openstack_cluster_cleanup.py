@@ -29,15 +29,8 @@ extends_documentation_fragment:
   - scs.kaas.attributes.no_diff
   - scs.kaas.kubeconfig
   - scs.kaas.openstack
+  - scs.kaas.openstack.cluster
 options:
-  cluster_name:
-    description: Name of the workload cluster.
-    type: str
-    required: true
-  namespace:
-    description: Namespace of the workload cluster.
-    type: str
-    default: default
   secret_name:
     description: The identity Secret to delete as well (in O(namespace)).
     type: str

@@ -25,15 +25,8 @@ extends_documentation_fragment:
   - scs.kaas.attributes.no_diff
   - scs.kaas.kubeconfig
   - scs.kaas.openstack
+  - scs.kaas.openstack.cluster
 options:
-  cluster_name:
-    description: Name of the workload cluster.
-    type: str
-    required: true
-  namespace:
-    description: Namespace of the workload cluster.
-    type: str
-    default: default
   control_plane_policy:
     description: Policy of the control plane group.
     type: str
@@ -61,7 +54,8 @@ EXAMPLES = r"""
 
 - name: The cluster refers to them
   scs.kaas.workload_cluster:
-    cluster: "{{ workload_cluster | combine({'variables': groups.variables}, recursive=true) }}"
+    clusters:
+      - "{{ workload_cluster | combine({'variables': groups.variables}, recursive=true) }}"
 """
 
 RETURN = r"""

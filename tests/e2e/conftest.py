@@ -34,6 +34,10 @@ Stable interface for every e2e test in this directory:
     yields it, stops it, and starts the session cluster again (its data survives). For tests
     that need an empty cluster, e.g. restoring a ``clusterctl move`` backup.
 
+``openstack_build`` (session) / ``openstack_management_cluster`` (module)
+    The binaries with CAPO and ORC; a management cluster running them too, in a new state directory
+    per test module (the session cluster is stopped meanwhile and started again).
+
 ``openstack_box`` (session, started on first use)
     The official OpenStack services (``tests/openstack_box``, see docs/testing-openstack.md): Keystone,
     Placement, Glance, Neutron, Nova (3 fake compute hosts in availability zones az-1, az-2), Cinder
@@ -121,6 +125,30 @@ def fresh_management_cluster(tmp_path_factory, embedded_build, management_cluste
         if fresh is not None:
             _stop_and_check(fresh)
         management_cluster.start()
+
+
+@pytest.fixture(scope="session")
+def openstack_build():
+    """The ``ensure_binaries`` result with CAPO and ORC (``optional_providers=[openstack]``)."""
+    return helpers.ensure_binaries(optional_providers=["openstack"])
+
+
+@pytest.fixture(scope="module")
+def openstack_management_cluster(tmp_path_factory, openstack_build, management_cluster):
+    """A management cluster that runs CAPO and ORC too, one per test module in a new state directory.
+    The session cluster is stopped for that time (CAPD's in-memory backend binds fixed ports) and
+    started again afterwards."""
+    management_cluster.stop()
+    mc = helpers.ManagementCluster(str(tmp_path_factory.mktemp("embedded-openstack")), openstack_build,
+                                   optional_providers=["openstack"])
+    try:
+        mc.start()
+        yield mc
+    finally:
+        mc.stop()
+        left = mc.leftover_processes()
+        management_cluster.start()
+        assert not left, "processes left after stop: %r" % left
 
 
 @pytest.fixture(scope="session")

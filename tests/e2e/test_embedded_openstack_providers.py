@@ -17,40 +17,17 @@ import json
 import os
 import subprocess
 
-import pytest
-
 import helpers
 import proc_helpers
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 
-OPENSTACK = ["openstack"]
 NAMESPACE = "default"
 PROVIDERS_API = "providers.clusterctl.cluster.x-k8s.io"
 INFRA = ("infrastructure.cluster.x-k8s.io", "v1beta1")
 ORC = ("openstack.k-orc.cloud", "v1alpha1")
 IDENTITY = {"type": "Secret", "name": "e2e-cloud", "cloudName": "openstack"}
 SSH_RULE = {"name": "ssh", "direction": "ingress", "protocol": "tcp", "portRangeMin": 22, "portRangeMax": 22}
-
-
-@pytest.fixture(scope="module")
-def openstack_build():
-    return helpers.ensure_binaries(optional_providers=OPENSTACK)
-
-
-@pytest.fixture(scope="module")
-def openstack_cluster(tmp_path_factory, openstack_build, management_cluster):
-    management_cluster.stop()
-    mc = helpers.ManagementCluster(str(tmp_path_factory.mktemp("embedded-openstack")), openstack_build,
-                                   optional_providers=OPENSTACK)
-    try:
-        mc.start()
-        yield mc
-    finally:
-        mc.stop()
-        left = mc.leftover_processes()
-        management_cluster.start()
-        assert not left, "processes left after stop: %r" % left
 
 
 def _dry_run_create(mc, group_version, plural, kind, name, spec):
@@ -69,8 +46,8 @@ def _dry_run_create(mc, group_version, plural, kind, name, spec):
     return None
 
 
-def test_capo_and_orc_run_healthy_on_loopback_from_the_pinned_build(openstack_cluster, openstack_build):
-    mc = openstack_cluster
+def test_capo_and_orc_run_healthy_on_loopback_from_the_pinned_build(openstack_management_cluster, openstack_build):
+    mc = openstack_management_cluster
     assert {"capo-manager", "orc-manager"} <= set(mc.last_start["started"])
     components = mc.status()["components"]
     for name in ("capo-manager", "orc-manager"):
@@ -87,8 +64,8 @@ def test_capo_and_orc_run_healthy_on_loopback_from_the_pinned_build(openstack_cl
     assert pins.CAPO_VERSION in version, version
 
 
-def test_capo_webhooks_admit_valid_objects_and_refuse_invalid_ones(openstack_cluster):
-    mc = openstack_cluster
+def test_capo_webhooks_admit_valid_objects_and_refuse_invalid_ones(openstack_management_cluster):
+    mc = openstack_management_cluster
     cluster = {"identityRef": IDENTITY, "managedSecurityGroups": {
         "allowAllInClusterTraffic": False, "allNodesSecurityGroupRules": [dict(SSH_RULE, remoteIPPrefix="10.0.0.0/8")]}}
     assert _dry_run_create(mc, INFRA, "openstackclusters", "OpenStackCluster", "valid", cluster) is None
@@ -110,8 +87,8 @@ def test_capo_webhooks_admit_valid_objects_and_refuse_invalid_ones(openstack_clu
     assert "cannot have security groups when DisablePortSecurity is set to true" in refused.message
 
 
-def test_orc_objects_are_admitted_and_validated_by_orc_crds(openstack_cluster):
-    mc = openstack_cluster
+def test_orc_objects_are_admitted_and_validated_by_orc_crds(openstack_management_cluster):
+    mc = openstack_management_cluster
     credentials = {"secretName": "e2e-cloud", "cloudName": "openstack"}
     flavor = {"cloudCredentialsRef": credentials, "resource": {"ram": 4096, "vcpus": 2, "disk": 20}}
     assert _dry_run_create(mc, ORC, "flavors", "Flavor", "valid", flavor) is None
@@ -119,8 +96,8 @@ def test_orc_objects_are_admitted_and_validated_by_orc_crds(openstack_cluster):
     assert refused is not None and "resource must be specified when policy is managed" in refused.message
 
 
-def test_inventory_lists_capo_with_its_version_and_labels(openstack_cluster, openstack_build):
-    mc = openstack_cluster
+def test_inventory_lists_capo_with_its_version_and_labels(openstack_management_cluster, openstack_build):
+    mc = openstack_management_cluster
     providers = dict((p["metadata"]["name"], p) for p in mc.kubectl_json("get", PROVIDERS_API, "-A")["items"])
     capo = providers["infrastructure-openstack"]
     module_dir = openstack_build["module_dirs"]["cluster-api-provider-openstack"]
@@ -138,8 +115,8 @@ def test_inventory_lists_capo_with_its_version_and_labels(openstack_cluster, ope
     assert all(h["clientConfig"]["url"].startswith("https://127.0.0.1:%d/" % port) for h in hooks["webhooks"])
 
 
-def test_switching_off_stops_capo_and_orc_and_removes_their_webhooks(openstack_cluster, openstack_build):
-    mc = openstack_cluster
+def test_switching_off_stops_capo_and_orc_and_removes_their_webhooks(openstack_management_cluster, openstack_build):
+    mc = openstack_management_cluster
     pids = dict((n, mc.status()["components"][n]["pid"]) for n in ("capo-manager", "orc-manager"))
     off = helpers.ManagementCluster(mc.state_dir, openstack_build)
     result = off.start()

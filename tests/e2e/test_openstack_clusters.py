@@ -31,7 +31,6 @@ import pytest
 import helpers
 import workload_helpers as wh
 
-OPENSTACK = ["openstack"]
 CLASS_NAMESPACE = "os-classes"
 TWIN = "twin"
 HOSTS = {"twin-a": "os-team-a", "twin-b": "os-team-b"}
@@ -39,32 +38,15 @@ VERSION = "v1.34.4"
 FLAVOR = "SCS-2V-4-20"
 ZONES = ["az-1", "az-2"]
 INFRA = "infrastructure.cluster.x-k8s.io"
-SERVICES = ("glance", "neutron", "nova", "octavia", "cinder", "placement")
 
 
 @pytest.fixture(scope="module")
-def capo_cluster(tmp_path_factory, management_cluster):
-    build = helpers.ensure_binaries(optional_providers=OPENSTACK)
-    management_cluster.stop()
-    mc = helpers.ManagementCluster(str(tmp_path_factory.mktemp("embedded-capo")), build,
-                                   optional_providers=OPENSTACK)
-    try:
-        mc.start()
-        yield mc
-    finally:
-        mc.stop()
-        left = mc.leftover_processes()
-        management_cluster.start()
-        assert not left, "processes left after stop: %r" % left
-
-
-@pytest.fixture(scope="module")
-def lab(capo_cluster, openstack_box, openstack_project, tmp_path_factory):
+def lab(openstack_management_cluster, openstack_box, openstack_project, tmp_path_factory):
     from openstack_box import seed
 
     directory = tmp_path_factory.mktemp("os-clusters")
     env = helpers.ansible_environment(helpers.ensure_collection_path(),
-                                      kubectl=capo_cluster.binaries["kubectl"])
+                                      kubectl=openstack_management_cluster.binaries["kubectl"])
     defaults = {
         "infrastructure": "openstack", "kubernetes_version": VERSION,
         "control_plane": {"replicas": 1},
@@ -73,7 +55,7 @@ def lab(capo_cluster, openstack_box, openstack_project, tmp_path_factory):
                       "controlPlaneAvailabilityZones": ZONES},
     }
     hosts = {host: {"name": TWIN, "namespace": namespace} for host, namespace in HOSTS.items()}
-    inventory = wh.write_inventory(str(directory / "hosts.yml"), capo_cluster.kubeconfig, hosts, defaults,
+    inventory = wh.write_inventory(str(directory / "hosts.yml"), openstack_management_cluster.kubeconfig, hosts, defaults,
                                    group="openstack", extra_vars={
                                        "cluster_classes_namespace": CLASS_NAMESPACE,
                                        "workload_cluster_openstack_cloud": openstack_project,
@@ -86,7 +68,7 @@ def lab(capo_cluster, openstack_box, openstack_project, tmp_path_factory):
                      "      vars: {cluster_classes_infrastructures: [openstack], cluster_classes_kubernetes_minors: ['1.34']}\n")
     proc, _recap = wh.run_playbook(env, inventory, classes_playbook)
     assert proc.returncode == 0, proc.stdout[-5000:]
-    return {"mc": capo_cluster, "env": env, "inventory": inventory, "box": openstack_box,
+    return {"mc": openstack_management_cluster, "env": env, "inventory": inventory, "box": openstack_box,
             "conn": seed.connect(openstack_project), "dir": directory}
 
 
