@@ -89,7 +89,7 @@ def main():
                 for batch in (True, False):
                     path = playbook(scratch, entry, count, batch)
                     seconds, calls, mutating = [], 0, []
-                    for _ in range(args.runs):
+                    for _run in range(args.runs):
                         mark = box.mark()
                         seconds.append(run(env, path))
                         requests = box.requests(since=mark, methods=None)
