@@ -126,7 +126,7 @@ def glance(layout):
 def neutron(layout):
     sections = _common(layout, "neutron", "neutron")
     sections["DEFAULT"].update({
-        "core_plugin": "ml2", "service_plugins": "router", "auth_strategy": "keystone",
+        "core_plugin": "ml2", "service_plugins": "kaas_box_ml2.KaasBoxL3RouterPlugin", "auth_strategy": "keystone",
         "api_paste_config": os.path.join(layout.venv, "etc", "neutron", "api-paste.ini"),
         "notify_nova_on_port_status_changes": "false", "notify_nova_on_port_data_changes": "false",
         "dhcp_agent_notification": "false", "allow_overlapping_ips": "true",
