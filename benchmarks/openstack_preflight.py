@@ -63,8 +63,9 @@ def playbook(directory, entry, count, batch):
 
 def run(env, path):
     started = time.monotonic()
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
-                           "-e", "ansible_python_interpreter=" + sys.executable, path],
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+               "-e", "ansible_python_interpreter=" + sys.executable, path]
+    proc = subprocess.run(command,
                           env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit("preflight failed:\n" + proc.stdout[-3000:])

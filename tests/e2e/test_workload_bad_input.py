@@ -21,7 +21,6 @@ import pytest
 import yaml
 
 import helpers
-import test_openstack_cloud as fake_openstack
 import workload_helpers as wh
 
 from ansible_collections.scs.kaas.plugins.module_utils.capi import batch_options, checks, class_openstack, classes, spec
@@ -53,9 +52,12 @@ def _openstack(**changes):
     return _spec(infrastructure="openstack", variables=variables, **changes)
 
 
-def _secret(mc, name, clouds):
+def _secret(mc, name, clouds, cacert=None):
+    data = {"clouds.yaml": yaml.safe_dump({"clouds": clouds})}
+    if cacert:
+        data["cacert"] = cacert  # CAPO's key; the server group lookup verifies TLS with it
     body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NAMESPACE},
-            "data": {"clouds.yaml": base64.b64encode(yaml.safe_dump({"clouds": clouds}).encode()).decode()}}
+            "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}}
     mc.kubectl("apply", "-f", "-", input=json.dumps(body))
 
 
@@ -262,45 +264,20 @@ def test_risky_settings_warn_in_the_result_and_the_log(lab):
         assert "[WARNING]: risky-1: " + " ".join(warning.split())[:60] in log, proc.stdout[-3000:]
 
 
-class ServerGroupCloud(fake_openstack.FakeCloud):
-    """The fake Keystone + Nova of test_openstack_cloud, plus GET os-server-groups/<id>."""
+def test_server_groups_a_spec_names_must_exist_in_its_cloud_before_any_write(lab, openstack_box, openstack_project):
+    """Against the real Nova of the OpenStack box: two server groups exist, one ID does not."""
+    from openstack_box import seed
 
-    def __init__(self, groups):
-        self.groups = groups
-        super().__init__()
-
-    def _handler(self):
-        base = super()._handler()
-        cloud = self
-        prefix = "/compute/v2.1/os-server-groups/"
-
-        class Handler(base):
-            def do_GET(self):
-                path = self.path.split("?", 1)[0].rstrip("/")
-                if not path.startswith(prefix) or self.headers.get("X-Auth-Token") != fake_openstack.TOKEN:
-                    base.do_GET(self)
-                    return
-                self._record()
-                group = cloud.groups.get(path[len(prefix):])
-                if group is None:
-                    self._reply(404, {"itemNotFound": {"code": 404, "message": "Instance group not found"}})
-                else:
-                    self._reply(200, {"server_group": group})
-
-        return Handler
-
-
-def test_server_groups_a_spec_names_must_exist_in_its_cloud_before_any_write(lab):
-    known = {"0b7c1b52-6c5e-4d5e-9d7a-2f1e0a5c9e11": "anti-affinity", "7e0d5f3a-1c2b-4a6d-8e9f-0a1b2c3d4e5f": "affinity"}
+    conn = seed.connect(openstack_project)
+    made = [conn.compute.create_server_group(name="sg-%s" % policy, policy=policy)
+            for policy in ("anti-affinity", "affinity")]
+    known = {group.id: group.policy for group in made}
     missing = "f00dfeed-0000-4000-8000-000000000000"
-    groups = {gid: {"id": gid, "name": "sg-%s" % policy, "policy": policy, "policies": [policy], "members": [],
-                    "metadata": {}, "project_id": fake_openstack.PROJECT_ID, "user_id": fake_openstack.USER_ID}
-              for gid, policy in known.items()}
-    with ServerGroupCloud(groups) as cloud:
-        _secret(lab["mc"], "sg-cloud", {"prod": {
-            "auth": {"auth_url": cloud.base + "/identity", "username": "demo", "password": "s3cret",
-                     "project_name": "demo", "user_domain_name": "Default", "project_domain_name": "Default"},
-            "region_name": "RegionOne", "identity_api_version": 3}})
+    with open(openstack_project["cacert"]) as handle:
+        ca_pem = handle.read()
+    cloud_entry = {key: value for key, value in openstack_project.items() if key != "cacert"}
+    try:
+        _secret(lab["mc"], "sg-cloud", {"prod": cloud_entry}, cacert=ca_pem)
         identity = {"identityRef": {"name": "sg-cloud", "cloudName": "prod"}}
         affinity, anti = sorted(known, key=known.get)
         hosts = {"sg-ok": _openstack(variables=dict(identity, controlPlaneServerGroupID=affinity,
@@ -320,13 +297,19 @@ def test_server_groups_a_spec_names_must_exist_in_its_cloud_before_any_write(lab
                 hosts[host] = raw
                 expected[host] = ["workload_cluster.%s.%s: '%s' is not a %s in cloud 'prod'"
                                   % (level, name, missing, class_openstack.CLOUD_REFERENCES[name].replace("_", " "))]
+        mark = openstack_box.mark()
         proc, result, writes = _run_batch(lab, "server-groups", hosts)
-        requests = list(cloud.requests)
+        requests = openstack_box.requests(since=mark, methods=None)
+    finally:
+        for group in made:
+            conn.compute.delete_server_group(group, ignore_missing=True)
     assert writes == [], writes
     _assert_each_fails_naming(result, dict(expected, **{"sg-ok": ["not applied"] + sorted(expected)}))
     assert [w.split(":")[0] for w in result["clusters"]["sg-ok"].get("warnings", [])] == [
         "workload_cluster.variables.controlPlaneServerGroupID"]
-    looked_up = sorted(r["path"].rsplit("/", 1)[1] for r in requests if "/os-server-groups/" in r["path"])
+    looked_up = sorted(r["path"].split("?", 1)[0].rstrip("/").rsplit("/", 1)[1] for r in requests
+                       if r["service"] == "nova" and "/os-server-groups/" in r["path"])
     assert looked_up == sorted([affinity, anti] + [missing] * len(expected)), requests
-    assert {(r["method"], r["path"]) for r in requests if r["method"] != "GET"} == {("POST", "/identity/v3/auth/tokens")}
-    assert "s3cret" not in proc.stdout
+    assert {(r["service"], r["method"], r["path"]) for r in requests if r["method"] != "GET"} <= {
+        ("keystone", "POST", "/v3/auth/tokens")}
+    assert openstack_project["auth"]["password"] not in proc.stdout
