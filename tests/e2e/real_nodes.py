@@ -25,7 +25,8 @@ from ansible_collections.scs.kaas.plugins.module_utils.nodes import oci_registry
 # Debian's docker.io client, the same 20.10 line as the engine (a newer client elsewhere on PATH
 # would work through API negotiation, but the figures should name one toolset).
 DOCKER_CLI = "/usr/bin/docker"
-REGISTRY_ADDRESS = "127.0.0.1:5000"
+# Not 5000: Keystone of the OpenStack box (a session fixture) listens there in the same namespace.
+REGISTRY_ADDRESS = "127.0.0.1:5050"
 REPOSITORY = "scs-kaas"
 CAP_SYS_RESOURCE = 24
 
