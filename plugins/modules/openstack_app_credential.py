@@ -25,7 +25,9 @@ description:
   - Idempotent - a credential that exists, is not due for renewal and matches the Secret makes
     no write to the cloud or the management cluster.
   - "Rotation with the cluster running: V(rotated) creates a new credential and points the
-    Secret at it, keeping the previous one (CAPO may still use it until its next reconcile); the
+    Secret at it, keeping the previous one (CAPO may still use it until its next reconcile); it
+    annotates the cluster's OpenStackCluster with the new credential's ID, an event that makes CAPO
+    reconcile, and so authenticate with the new credential, within seconds. The
     next run with V(present) deletes every credential of the cluster except the current one and the one the
     Secret named when that run started."
   - The credential secret never appears in results, diffs or logs.
@@ -123,6 +125,12 @@ secret:
   description: Namespace and name of the identity Secret, and whether it was written.
   returned: always
   type: dict
+reconcile_requested:
+  description:
+    - After a rotation, the OpenStackCluster annotated with the new credential's ID so that CAPO
+      reconciles (and authenticates with the new credential) at once; null when the cluster has none yet.
+  returned: when the Secret moved to a new credential
+  type: str
 """
 
 import datetime
@@ -130,6 +138,9 @@ import datetime
 from ansible_collections.scs.kaas.plugins.module_utils.kube import apply as kube_apply
 from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud, credentials
 from ansible_collections.scs.kaas.plugins.module_utils.openstack.module import CLUSTER_ARGS, OpenStackModule
+
+INFRASTRUCTURE_GROUP = "infrastructure.cluster.x-k8s.io"
+CREDENTIAL_ANNOTATION = "kaas.scs.community/application-credential-id"
 
 
 class AppCredentialModule(OpenStackModule):
@@ -191,6 +202,8 @@ class AppCredentialModule(OpenStackModule):
                 self.client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": p["namespace"]}})
             outcome = kube_apply.reconcile(self.client, desired, live, check_mode=self.module.check_mode)
         result["secret"]["written"] = outcome["changed"]
+        if outcome["changed"] and named_id and named_id != current["id"]:
+            result["reconcile_requested"] = self._request_reconcile(current["id"])
         superseded = [c["id"] for c in existing if c["id"] != current["id"]]
         result["kept"] = [i for i in superseded if i == named_id or p["state"] == "rotated"]
         for credential_id in superseded:
@@ -200,6 +213,25 @@ class AppCredentialModule(OpenStackModule):
                 result["deleted"].append(credential_id)
         result["changed"] = bool(result["created"] or outcome["changed"] or result["deleted"])
         return result
+
+    def _request_reconcile(self, credential_id):
+        """Annotate the cluster's OpenStackCluster with the new credential's ID: the change is an
+        event CAPO reconciles at once, and the Secret's new content makes CAPO authenticate afresh
+        (its client cache is keyed by the cloud entry), so the old credential falls out of use now
+        rather than at CAPO's next periodic resync. Returns the OpenStackCluster's name, or None
+        when there is none yet (or in check mode)."""
+        p = self.params
+        cluster = self.client.get(self.client.resource("cluster.x-k8s.io", "Cluster"), p["cluster_name"], p["namespace"])
+        ref = ((cluster or {}).get("spec") or {}).get("infrastructureRef") or {}
+        if ref.get("kind") != "OpenStackCluster" or not ref.get("name"):
+            return None
+        if not self.module.check_mode:
+            group = ref.get("apiGroup") or INFRASTRUCTURE_GROUP
+            version = self.client.resource(group, "OpenStackCluster").version
+            self.client.apply({"apiVersion": "%s/%s" % (group, version), "kind": "OpenStackCluster",
+                               "metadata": {"name": ref["name"], "namespace": p["namespace"],
+                                            "annotations": {CREDENTIAL_ANNOTATION: credential_id}}})
+        return ref["name"]
 
     def _absent(self, result, user_id, existing, secrets, live):
         for credential in existing:

@@ -22,11 +22,18 @@ other untouched. The tests run in order and share the clusters.
 
 from __future__ import annotations
 
+import base64
 import collections
 import os
+import ssl
 import time
+import urllib.error
+import urllib.request
 
+import keystoneauth1.exceptions
+import openstack.exceptions
 import pytest
+import yaml
 
 import helpers
 import workload_helpers as wh
@@ -185,6 +192,92 @@ def test_preflight_refusal_writes_nothing(lab):
     assert "workerFlavor" in proc.stdout and "SCS-404" in proc.stdout, proc.stdout[-5000:]
     assert mc.count_writes(wh.OUR_AGENT, since=audit_mark) == 0
     assert _our_mutations(box, cloud_mark) == []
+
+
+def _identity_credential(mc, namespace):
+    """(application credential id, secret) of the identity Secret of the cluster in ``namespace``."""
+    secret = mc.kubectl_json("get", "secret", TWIN + "-cloud", "-n", namespace, "-o", "json")
+    auth = yaml.safe_load(base64.b64decode(secret["data"]["clouds.yaml"]))["clouds"]["openstack"]["auth"]
+    return auth["application_credential_id"], auth["application_credential_secret"]
+
+
+def _capo_tokens(events, credential_id):
+    """Indexes of the successful token requests CAPO (gophercloud) made with ``credential_id``."""
+    return [i for i, e in enumerate(events) if e["event"] == "token" and e["application_credential"] == credential_id
+            and e["status"] == "201" and "gophercloud" in e["user_agent"]]
+
+
+def _status_with_token(url, token, ca_file):
+    request = urllib.request.Request(url, headers={"X-Auth-Token": token})
+    try:
+        with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=ca_file), timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_rotation_capo_moves_to_the_new_credential_before_the_old_one_is_deleted(lab, openstack_project):
+    mc, box = lab["mc"], lab["box"]
+    namespace = HOSTS["twin-a"]
+    old_id, old_secret = _identity_credential(mc, namespace)
+    _events, since = box.keystone_audit()
+    rotate, _recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml",
+                                     {"workload_cluster_openstack_rotate_credential": True},
+                                     args=("--limit", "twin-a", "-vvv", "--diff"))
+    assert rotate.returncode == 0, rotate.stdout[-8000:]
+    rotated_at = time.time()
+    new_id, new_secret = _identity_credential(mc, namespace)
+    assert new_id != old_id
+    osc = _objects(mc, "openstackcluster." + INFRA, namespace)[0]
+    assert osc["metadata"]["annotations"]["kaas.scs.community/application-credential-id"] == new_id
+    # The uid is recorded with the cluster (it moves with a clusterctl move), the same on the Cluster,
+    # the identity Secret and the credential's name.
+    uid = mc.kubectl_json("get", "cluster.cluster.x-k8s.io", TWIN, "-n", namespace, "-o", "json")[
+        "metadata"]["annotations"]["kaas.scs.community/cluster-uid"]
+    secret_labels = mc.kubectl_json("get", "secret", TWIN + "-cloud", "-n", namespace, "-o", "json")["metadata"]["labels"]
+    assert secret_labels["kaas.scs.community/cluster-uid"] == uid
+    assert lab["conn"].identity.get_application_credential(lab["conn"].current_user_id, new_id).name.startswith(uid + "-")
+
+    # The annotation is an event CAPO reconciles at once; the Secret's new content is a new entry of
+    # its client cache, so it authenticates with the new credential (the old one still works meanwhile).
+    helpers.wait_for("CAPO's token request with the new credential",
+                     lambda: _capo_tokens(box.keystone_audit(since)[0], new_id), 300, 1.0, mc.diagnostics)
+    from openstack_box import seed
+
+    old_entry = {"auth_type": "v3applicationcredential", "cacert": box.ca_file,
+                 "auth": {"auth_url": openstack_project["auth"]["auth_url"],
+                          "application_credential_id": old_id, "application_credential_secret": old_secret}}
+    old_token = seed.connect(old_entry).auth_token
+    projects = openstack_project["auth"]["auth_url"] + "/auth/projects"
+    assert _status_with_token(projects, old_token, box.ca_file) == 200
+
+    cleanup, _recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml",
+                                      args=("--limit", "twin-a", "-vvv", "--diff"))
+    assert cleanup.returncode == 0, cleanup.stdout[-8000:]
+    events, _end = box.keystone_audit(since)
+    deletions = [i for i, e in enumerate(events) if e["event"] == "delete_application_credential"]
+    assert [(events[i]["application_credential"], events[i]["status"]) for i in deletions] == [(old_id, "204")]
+    assert _capo_tokens(events, new_id)[0] < deletions[0], events
+    assert not [i for i in _capo_tokens(events, old_id) if i > deletions[0]], events
+
+    # Deleting the credential revoked its tokens: a request with the old one gets 401 from a service
+    # (Nova, through keystonemiddleware, had not seen the token before). Keystone itself, asked for a
+    # token of the deleted credential or about one, answers 404 "Could not find Application Credential".
+    assert _status_with_token(box.url("nova") + "/v2.1/servers", old_token, box.ca_file) == 401
+    assert _status_with_token(projects, old_token, box.ca_file) == 404
+    with pytest.raises((keystoneauth1.exceptions.http.NotFound, openstack.exceptions.SDKException),
+                       match="Could not find Application Credential"):
+        seed.connect(old_entry).authorize()
+    assert _ready_openstack_cluster(mc, namespace) is not None
+
+    # Neither run showed a secret: not with -vvv, not in --diff, not in a result.
+    for proc in (rotate, cleanup):
+        for secret in (old_secret, new_secret, openstack_project["auth"]["password"]):
+            assert secret not in proc.stdout
+    first = events[_capo_tokens(events, new_id)[0]]
+    print("rotation: CAPO's first token with the new credential %.1fs after the rotating run ended (audit event %d), "
+          "the old one deleted at audit event %d" % (first["time"] - rotated_at, _capo_tokens(events, new_id)[0],
+                                                     deletions[0]))
 
 
 def _cluster_things(conn, namespace):

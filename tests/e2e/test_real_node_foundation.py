@@ -310,3 +310,28 @@ def test_a_node_runs_a_nested_container_when_privileged(engine, node_image, lb_i
     finally:
         engine.docker("rm", "-f", name)
         engine.docker("rmi", probe)
+
+
+def test_containers_reach_the_openstack_services_at_the_address_the_catalog_publishes(engine, node_image,
+                                                                                       openstack_box):
+    """What the cloud controller and CSI will do from pods: look up Keystone's catalog at the address it
+    publishes, over TLS verified against the box's CA, from a container on the engine's network."""
+    keystone = openstack_box.url("keystone")
+    assert openstack_box.endpoint_address in keystone
+    probe = (
+        "import json, ssl, sys, urllib.request\n"
+        "ctx = ssl.create_default_context(cafile='/etc/box-ca.pem')\n"
+        "for url in sys.argv[1:]:\n"
+        "    with urllib.request.urlopen(url, context=ctx, timeout=20) as answer:\n"
+        "        print(url, answer.status, json.load(answer)['version']['id'])\n"
+    )
+    out = engine.docker("run", "--rm", "--entrypoint", "python3",
+                        "-v", "%s:/etc/box-ca.pem:ro" % openstack_box.ca_file,
+                        node_image["image"], "-c", probe, keystone + "/v3").stdout
+    print("from a container: %s" % out.strip())
+    url, status, version = out.split()
+    assert (url, status) == (keystone + "/v3", "200") and version.startswith("v3."), out
+    # Without the box's CA the handshake fails: the container verifies, as CAPO and the add-ons will.
+    bare = engine.docker("run", "--rm", "--entrypoint", "python3", node_image["image"], "-c",
+                         probe.replace("cafile='/etc/box-ca.pem'", ""), keystone + "/v3", check=False)
+    assert bare.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in bare.stderr, (bare.stdout, bare.stderr)

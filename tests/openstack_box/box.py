@@ -115,6 +115,21 @@ class OpenStackBox:
                     found.append(dict(match.groupdict(), service=name))
         return found
 
+    def keystone_audit(self, since=0):
+        """(events, end offset): Keystone's token requests and application credential deletions after
+        byte offset ``since`` of its audit log, in the order Keystone answered them. Each event: event
+        (``token`` / ``delete_application_credential``), application_credential (ID or name),
+        methods, user_agent, status, time. The wrapper writes a line before the response leaves, so a
+        client that has its answer finds its line."""
+        path = services.keystone_audit_log(self.layout)
+        if not os.path.exists(path):
+            return [], since
+        with open(path, "rb") as handle:
+            handle.seek(since)
+            data = handle.read()
+        complete = data[:data.rfind(b"\n") + 1]
+        return [json.loads(line) for line in complete.decode().splitlines() if line], since + len(complete)
+
     # -- lifecycle -----------------------------------------------------------------------------
     def _secrets(self):
         path = os.path.join(self.state_dir, "secrets.json")

@@ -46,6 +46,12 @@ def access_log(layout, service):
     return os.path.join(layout.logs, service + "-access.log")
 
 
+def keystone_audit_log(layout):
+    """Token requests (auth methods, application credential ID, user agent, status) and application
+    credential deletions, one JSON object per line (``keystone_audit.py``)."""
+    return os.path.join(layout.logs, "keystone-audit.log")
+
+
 def _venv_env(layout, extra=None):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OS_", "PYTHON"))}
     env["PATH"] = os.path.join(layout.venv, "bin") + os.pathsep + env.get("PATH", "")
@@ -69,6 +75,11 @@ def start_api(layout, processes, service):
         # oslo.config parses sys.argv: the app must not see gunicorn's arguments.
         handle.write("import sys\nsys.argv = %r\nfrom %s import application  # noqa: F401,E402\n"
                      % (["%s-api" % service] + argv, module))
+        if service == "keystone":
+            shutil.copyfile(os.path.join(os.path.dirname(os.path.abspath(__file__)), "keystone_audit.py"),
+                            os.path.join(shim_dir, "keystone_audit.py"))
+            handle.write("from keystone_audit import audited  # noqa: E402\napplication = audited(application, %r)\n"
+                         % keystone_audit_log(layout))
     env = _venv_env(layout, {env_name: layout.etc_dir(service)} if env_name else None)
     if service == "nova":
         # The first file is also the paste config the app is loaded from.

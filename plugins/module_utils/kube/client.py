@@ -215,16 +215,23 @@ class KubeClient(object):
         if version is None and (group, kind) in self._discovered:
             return self._discovered[(group, kind)]
         if version is None:
+            # One group may serve its kinds at different versions (CAPD's infrastructure kinds at
+            # v1beta2, CAPO's at v1beta1): the preferred version first, then the others.
             info = self.request("GET", "/apis/%s" % group)
-            version = (info.get("preferredVersion") or {}).get("version")
-        path = "/apis/%s/%s" % (group, version) if group else "/api/%s" % version
-        for res in self.request("GET", path).get("resources", []):
-            if res.get("kind") == kind and "/" not in res.get("name", ""):
-                found = Resource(group, version, kind, res["name"], res.get("namespaced", True))
-                self._discovered[(group, version, kind)] = found
-                self._discovered.setdefault((group, kind), found)
-                return found
-        raise KubeError(404, "NotFound", "kind %s is not served by API group %s/%s" % (kind, group, version))
+            preferred = (info.get("preferredVersion") or {}).get("version")
+            versions = [preferred] + [v.get("version") for v in info.get("versions") or [] if v.get("version") != preferred]
+        else:
+            versions = [version]
+        for candidate in versions:
+            path = "/apis/%s/%s" % (group, candidate) if group else "/api/%s" % candidate
+            for res in self.request("GET", path).get("resources", []):
+                if res.get("kind") == kind and "/" not in res.get("name", ""):
+                    found = Resource(group, candidate, kind, res["name"], res.get("namespaced", True))
+                    self._discovered[(group, candidate, kind)] = found
+                    self._discovered.setdefault((group, kind), found)
+                    return found
+        raise KubeError(404, "NotFound", "kind %s is not served by API group %s (versions %s)"
+                        % (kind, group, ", ".join(v for v in versions if v)))
 
     def get(self, resource, name, namespace=None):
         """The object, or None when it does not exist."""

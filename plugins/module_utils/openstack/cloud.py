@@ -56,6 +56,17 @@ class OpenStackError(KaasError):
     """A cloud request failed or the cloud is not what the inputs expect."""
 
 
+# The uid is recorded under this key: an annotation of the Cluster, a label of the identity Secret.
+UID_KEY = "kaas.scs.community/cluster-uid"
+UID_FORM = "<name of [a-z0-9-]>-<10 hex digits>"
+_UID_FORM = re.compile(r"^[a-z0-9-]{1,40}-[0-9a-f]{10}$")
+
+
+def is_cluster_uid(value):
+    """Whether ``value`` has the form :func:`cluster_uid` makes."""
+    return isinstance(value, str) and bool(_UID_FORM.match(value))
+
+
 def cluster_uid(management_id, namespace, name):
     """The identifier of one workload cluster in the cloud, unique per management cluster,
     namespace and name: ``<name>-<10 hex digits of sha256(management_id/namespace/name)>``.

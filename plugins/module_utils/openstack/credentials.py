@@ -34,7 +34,7 @@ from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud
 DEFAULT_ROLES = ("member", "load-balancer_member")
 CA_KEY = "cacert"
 CA_MOUNT_PATH = "/etc/config/cacert"
-UID_LABEL = "kaas.scs.community/cluster-uid"
+UID_LABEL = cloud.UID_KEY
 MANAGED_BY_LABEL = "kaas.scs.community/managed-by"
 MOVE_LABEL = "clusterctl.cluster.x-k8s.io/move"
 _STAMP = "%Y%m%dT%H%M%SZ"

@@ -44,10 +44,23 @@ class OpenStackModule(KaasModule):
         return self._conn
 
     def cluster_uid(self):
-        """``cloud.cluster_uid`` of the module's ``namespace`` and ``cluster_name`` on the management
-        cluster of ``kubeconfig``."""
-        return cloud.cluster_uid(cloud.management_id(self.client), self.params["namespace"],
-                                 self.params["cluster_name"])
+        """The cluster's uid as recorded with it - the Cluster's annotation, else (for modules with a
+        ``secret_name``) the identity Secret's label - so that it survives a ``clusterctl move`` to a
+        management cluster with another ``kube-system`` UID; else ``cloud.cluster_uid`` of the
+        module's ``namespace`` and ``cluster_name`` on the management cluster of ``kubeconfig``."""
+        p = self.params
+        cluster = self.client.get(self.client.resource("cluster.x-k8s.io", "Cluster"), p["cluster_name"], p["namespace"])
+        recorded, where = _meta(cluster, "annotations").get(cloud.UID_KEY), "the Cluster's annotation"
+        if not recorded and p.get("secret_name"):
+            secret = self.client.get(self.client.resource("v1", "Secret"), p["secret_name"], p["namespace"])
+            recorded, where = _meta(secret, "labels").get(cloud.UID_KEY), "the label of Secret %s" % p["secret_name"]
+        if recorded:
+            if not cloud.is_cluster_uid(recorded):
+                raise cloud.OpenStackError("%s %s of %s/%s is %r, not a cluster uid (%s)"
+                                           % (where, cloud.UID_KEY, p["namespace"], p["cluster_name"], recorded,
+                                              cloud.UID_FORM))
+            return recorded
+        return cloud.cluster_uid(cloud.management_id(self.client), p["namespace"], p["cluster_name"])
 
     def run(self):
         try:
@@ -64,3 +77,7 @@ class OpenStackModule(KaasModule):
 
     def run_cloud(self):
         raise NotImplementedError
+
+
+def _meta(obj, field):
+    return (((obj or {}).get("metadata") or {}).get(field)) or {}

@@ -81,6 +81,26 @@ def test_unknown_kind_uses_targeted_discovery_once(client):
     assert calls == ["/apis/infrastructure.cluster.x-k8s.io", "/apis/infrastructure.cluster.x-k8s.io/v1beta2"]
 
 
+def test_a_kind_served_only_at_a_version_the_group_does_not_prefer_is_found(client):
+    # CAPD serves the infrastructure group at v1beta2, CAPO's kinds are only at v1beta1.
+    served = {"/apis/infrastructure.cluster.x-k8s.io/v1beta2": [{"name": "devclusters", "kind": "DevCluster"}],
+              "/apis/infrastructure.cluster.x-k8s.io/v1beta1": [{"name": "openstackclusters", "kind": "OpenStackCluster",
+                                                                  "namespaced": True}]}
+
+    def fake_request(method, path, query=None, body=None, content_type=None, timeout=None):
+        if path == "/apis/infrastructure.cluster.x-k8s.io":
+            return {"preferredVersion": {"version": "v1beta2"},
+                    "versions": [{"version": "v1beta2"}, {"version": "v1beta1"}]}
+        return {"resources": served[path]}
+
+    client.request = fake_request
+    res = client.resource("infrastructure.cluster.x-k8s.io", "OpenStackCluster")
+    assert (res.version, res.plural) == ("v1beta1", "openstackclusters")
+    with pytest.raises(kube_client.KubeError, match="OpenStackMachine is not served by API group "
+                                        "infrastructure.cluster.x-k8s.io .versions v1beta2, v1beta1"):
+        client.resource("infrastructure.cluster.x-k8s.io", "OpenStackMachine")
+
+
 def test_json_bodies_are_encoded_once_and_apply_bodies_sent_as_is(client):
     _m, _u, headers, body, _p = client._serialize("DELETE", "/api/v1/namespaces/x", body={"kind": "DeleteOptions"})
     assert headers["Content-Type"] == "application/json" and body == {"kind": "DeleteOptions"}

@@ -29,6 +29,17 @@ def test_cluster_uid_has_no_underscore_and_bounded_length():
     assert len(uid) <= 51
 
 
+@pytest.mark.parametrize("name", ["prod-1", "A_Very_Long.Cluster_Name" * 5, "x" * 39 + "-tail", "---"])
+def test_every_made_uid_is_recognised_as_one(name):
+    assert cloud.is_cluster_uid(cloud.cluster_uid("mgmt", "ns", name))
+
+
+@pytest.mark.parametrize("value", ["", "prod-1", "prod_1-0123456789", "Prod-1-0123456789", "prod-1-0123456789a",
+                                   "prod-1-012345678g", None, 7])
+def test_other_values_are_not_uids(value):
+    assert not cloud.is_cluster_uid(value)
+
+
 @pytest.mark.parametrize("args", [("", "ns", "n"), ("m", None, "n"), ("m", "ns", 3)])
 def test_cluster_uid_refuses_empty_parts(args):
     with pytest.raises(cloud.OpenStackError):
