@@ -466,9 +466,9 @@ def _build_one(runner, go, name, step, work, env, toolchain, log):
     try:
         start = time.time()
         tags = ["-tags", ",".join(step["tags"])] if step["tags"] else []
-        _run(runner, [go, "build", "-trimpath"] + tags + ["-ldflags", step["ldflags"], "-o",
-                                                         os.path.join(tmp, name), step["package"]],
-             work, env, "go build %s" % name)
+        argv = [go, "build", "-trimpath"] + tags + ["-ldflags", step["ldflags"], "-o", os.path.join(tmp, name),
+                                                    step["package"]]
+        _run(runner, argv, work, env, "go build %s" % name)
         took = round(time.time() - start, 2)
         with open(os.path.join(tmp, "build.json"), "w", encoding="utf-8") as f:
             json.dump({"component": name, "package": step["package"], "ldflags": step["ldflags"],

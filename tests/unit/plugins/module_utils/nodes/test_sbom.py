@@ -65,8 +65,8 @@ def test_parse_build_info_reads_main_module_dependencies_replacements_and_settin
     assert info["go"] == "go1.26.8"
     assert info["path"] == "k8s.io/kubernetes/cmd/kubelet"
     assert info["main"]["path"] == "k8s.io/kubernetes" and info["main"]["version"] == "v1.36.5"
-    assert [d["path"] for d in info["deps"]] == ["github.com/cenkalti/backoff/v5", "github.com/docker/go-units",
-                                               "k8s.io/api"]
+    paths = [d["path"] for d in info["deps"]]
+    assert paths == ["github.com/cenkalti/backoff/v5", "github.com/docker/go-units", "k8s.io/api"]
     api = info["deps"][2]
     assert api["version"] == "v0.0.0" and api["sum"] is None
     assert api["replaced_by"] == {"path": "k8s.io/api", "version": "v0.36.5", "replaced_by": None,
