@@ -32,13 +32,28 @@ CAPO_VERSION = "v0.14.7"
 # minors inside the workload range of CAPI v1.14 (v1.31 .. v1.37).
 WORKLOAD_KUBERNETES_VERSIONS = ("v1.34.4", "v1.35.4", "v1.36.5")
 
+# Workload versions real nodes are built for (node image binaries, kubeadm's images): the two
+# minors a one-minor upgrade needs, one of them the management pin so that builds are shared.
+NODE_KUBERNETES_VERSIONS = ("v1.35.4", "v1.36.5")
+# The node's container runtime and tools, built from their Go modules (docs/real-nodes.md).
+# containerd 2.3 is the supported LTS line; its RELEASES.md recommends 2.3.0+ for Kubernetes 1.36
+# and 1.37 (the 1.35 row names 2.2 and 2.1, both end of life by now; CRI v1 throughout).
+CONTAINERD_VERSION = "v2.3.7"
+# runc: the patch after v1.5.2, which containerd v2.3.7 tests with (script/setup/runc-version).
+RUNC_VERSION = "v1.5.3"
+# crictl: the minor of the management pin (v1.35.0 is refused by the module proxy).
+CRI_TOOLS_VERSION = "v1.36.0"
+# CNI plugins: the version containerd v2.3.7's go.mod requires.
+CNI_PLUGINS_VERSION = "v1.9.1"
+
 # Kubernetes versions the pinned Cluster API supports for workload clusters (inclusive minors).
 CAPI_WORKLOAD_MINOR_RANGE = ("1.31", "1.37")
 # ... and for the management cluster.
 CAPI_MANAGEMENT_MINOR_RANGE = ("1.33", "1.37")
 
-# Go toolchain floor for building the embedded components (cluster-api v1.14 needs Go 1.26).
-GO_MIN_VERSION = "1.26.0"
+# Go toolchain floor for building the embedded components and the node binaries (cluster-api
+# v1.14 needs Go 1.26; containerd v2.3.7 and the CNI plugins v1.9.1 need Go 1.26.8).
+GO_MIN_VERSION = "1.26.8"
 
 # Providers installed into a management cluster (role scs.kaas.capi_providers). Each is built into
 # a local clusterctl repository from the pinned Go module's own config/ (see docs/providers.md).
@@ -64,6 +79,11 @@ PINS = {
     "etcd": {"version": ETCD_VERSION},
     "capo": {"version": CAPO_VERSION},
     "workload_kubernetes": {"versions": list(WORKLOAD_KUBERNETES_VERSIONS)},
+    "node_kubernetes": {"versions": list(NODE_KUBERNETES_VERSIONS)},
+    "containerd": {"version": CONTAINERD_VERSION},
+    "runc": {"version": RUNC_VERSION},
+    "cri_tools": {"version": CRI_TOOLS_VERSION},
+    "cni_plugins": {"version": CNI_PLUGINS_VERSION},
     "capi_workload_minor_range": list(CAPI_WORKLOAD_MINOR_RANGE),
     "capi_management_minor_range": list(CAPI_MANAGEMENT_MINOR_RANGE),
     "go": {"min_version": GO_MIN_VERSION},

@@ -67,14 +67,16 @@ def binaries():
     return dict((b.name, b) for b in tuple(_registry.REGISTRY) + tuple(_registry.TOOLS))
 
 
-def wrappers(by_name=None):
-    """Per wrapper module of the registry's binaries: ``version`` (the pin its binaries share,
-    stamped and naming the cache directory), ``stamp_module``, ``stamp_packages``, ``edits``."""
+def wrappers(by_name=None, modules=None):
+    """Per wrapper module of the registry's binaries (or of ``by_name``, a ``{name: Binary}``):
+    ``version`` (the pin its binaries share, stamped and naming the cache directory) and the
+    fields of its ``WrapperModule`` (from ``modules``, a ``{wrapper: WrapperModule}``, else the
+    registry's)."""
     out = {}
     for binary in (by_name or binaries()).values():
-        spec = _registry.wrapper_module(binary.wrapper)
-        entry = out.setdefault(binary.wrapper, {"version": binary.pin, "stamp_module": spec.stamp_module,
-                                                "stamp_packages": spec.stamp_packages, "edits": spec.edits})
+        spec = (modules or {}).get(binary.wrapper) or _registry.wrapper_module(binary.wrapper)
+        entry = out.setdefault(binary.wrapper, dict(
+            [("version", binary.pin)] + [(field, getattr(spec, field)) for field in _registry.WrapperModule.__slots__]))
         if entry["version"] != binary.pin:
             raise BuildError("registry: %s pins wrapper module %s at %s, another binary at %s"
                              % (binary.name, binary.wrapper, binary.pin, entry["version"]))
@@ -87,14 +89,16 @@ def default_components(switches=()):
     return list(_registry.components(switches)) + [t.name for t in _registry.TOOLS]
 
 
-def modules_to_resolve(components):
+def modules_to_resolve(components, by_name=None, specs=None, module_dirs=None):
     """``{wrapper module: sorted Go modules}`` to download before planning ``components``: the
     stamped module, the edited modules and the module directories the runtime reads when
-    ``components`` run."""
-    specs = wrappers()
-    by_name = binaries()
+    ``components`` run (``module_dirs``: ``{name: (wrapper, module)}``, default the registry's)."""
+    by_name = by_name or binaries()
+    specs = specs or wrappers(by_name)
     needed = dict((by_name[c].wrapper, set()) for c in components)
-    for wrapper, module in _registry.module_dirs(components).values():
+    if module_dirs is None:
+        module_dirs = _registry.module_dirs(components)
+    for wrapper, module in module_dirs.values():
         needed.setdefault(wrapper, set()).add(module)
     for wrapper, modules in needed.items():
         spec = specs.get(wrapper) or {}
@@ -193,18 +197,27 @@ def edit_step_digest(modules):
     return h.hexdigest()
 
 
-def ldflags_for(wrapper, stamp_info):
-    """Linker flags: strip symbols, stamp the version packages of ``wrapper``.
+def ldflags_for(wrapper, stamp_info, specs=None):
+    """Linker flags: strip symbols, stamp the version packages of ``wrapper`` (a key of
+    ``specs``, default the registry's wrappers), link a cgo build statically when asked.
 
     ``stamp_info`` is the module proxy's .info of the stamped module (Version, Time, Origin):
     the build date is the release time (so the flags, and the cache key, are reproducible) and
     gitCommit is the release commit when the proxy reports it.
     """
-    spec = wrappers()[wrapper]
+    spec = (specs or wrappers())[wrapper]
     flags = ["-s", "-w"]
+    if spec.get("extldflags"):
+        flags.append("-linkmode external -extldflags '%s'" % spec["extldflags"])
     if not spec["stamp_module"]:
         return " ".join(flags)
     version = spec["version"]
+    commit = (stamp_info.get("Origin") or {}).get("Hash")
+    if spec.get("stamp_vars"):
+        values = {"version": version, "bare_version": version.lstrip("v"), "commit": commit or ""}
+        for variable, value in spec["stamp_vars"]:
+            flags.append("-X '%s=%s'" % (variable, values[value]))
+        return " ".join(flags)
     major, minor = version.lstrip("v").split(".")[:2]
     values = [
         ("gitVersion", version),
@@ -213,7 +226,6 @@ def ldflags_for(wrapper, stamp_info):
         ("gitTreeState", "clean"),
         ("buildDate", stamp_info.get("Time", "1970-01-01T00:00:00Z")),
     ]
-    commit = (stamp_info.get("Origin") or {}).get("Hash")
     if commit:
         values.append(("gitCommit", commit))
     for package in spec["stamp_packages"]:
@@ -252,14 +264,47 @@ def patched_module(module, info, cache_dir, digest, log):
     return target
 
 
+def _native_inputs(runner, go, spec, env):
+    """What a cgo build takes from the system besides Go: the C compiler's version and the Debian
+    versions of the static libraries it links in (``{package: version}``); empty for pure Go."""
+    if spec["env"].get("CGO_ENABLED") != "1":
+        return {}, {}
+    cc = _run(runner, [go, "env", "CC"], None, env, "go env CC").strip() or "cc"
+    compiler = _run(runner, [cc, "--version"], None, env, "%s --version" % cc).splitlines()[0]
+    libraries = {}
+    for package in spec["static_libraries"]:
+        result = runner.run(["dpkg-query", "-W", "-f=${Version}", package], env=env)
+        if result.rc != 0 or not result.stdout.strip():
+            raise BuildError("the cgo build links the static libraries of the Debian package %s, which is not "
+                             "installed (requirements/debian-packages.txt; `make debian-packages`)" % package)
+        libraries[package] = result.stdout.strip()
+    return {"compiler": compiler}, libraries
+
+
+def _build_env(spec, env):
+    out = dict(env)
+    out.update(spec["env"])
+    return out
+
+
 def _plan(runner, go, source_dir, cache_dir, components, toolchain, env, log, timings):
-    """Per component: wrapper, package, binary path, key; plus module dirs."""
-    plan = {}
-    module_dirs = {}
-    infos_by_wrapper = {}
-    specs = wrappers()
+    """:func:`_plan_records` of the registry's ``components``."""
     by_name = binaries()
-    for wrapper, wanted in sorted(modules_to_resolve(components).items()):
+    records = dict((c, by_name[c]) for c in components)
+    specs = wrappers(records)
+    module_dirs = _registry.module_dirs(components)
+    resolve = modules_to_resolve(components, records, specs, module_dirs)
+    return _plan_records(runner, go, source_dir, cache_dir, records, specs, resolve, module_dirs, toolchain, env,
+                         timings)
+
+
+def _plan_records(runner, go, source_dir, cache_dir, records, specs, resolve, module_dir_map, toolchain, env,
+                  timings):
+    """Per binary: wrapper, package, binary path, key, build flags; plus module dirs and the
+    module infos per wrapper."""
+    plan = {}
+    infos_by_wrapper = {}
+    for wrapper, wanted in sorted(resolve.items()):
         wdir = wrapper_dir(source_dir, wrapper)
         with open(os.path.join(wdir, "go.mod"), "r", encoding="utf-8") as f:
             requires = parse_go_mod_requires(f.read())
@@ -269,23 +314,32 @@ def _plan(runner, go, source_dir, cache_dir, components, toolchain, env, log, ti
         start = time.time()
         infos_by_wrapper[wrapper] = download_modules(runner, go, wdir, wanted, env) if wanted else {}
         timings.setdefault("resolve", {})[wrapper] = round(time.time() - start, 2)
-    for name, (wrapper, module) in _registry.module_dirs(components).items():
-        module_dirs[name] = infos_by_wrapper[wrapper][module]["Dir"]
-    for name in components:
-        wrapper, package = by_name[name].wrapper, by_name[name].package
+    module_dirs = dict((name, infos_by_wrapper[wrapper][module]["Dir"])
+                       for name, (wrapper, module) in module_dir_map.items())
+    natives = {}
+    for name, record in records.items():
+        wrapper, package = record.wrapper, record.package
         spec = specs[wrapper]
         wdir = wrapper_dir(source_dir, wrapper)
         infos = infos_by_wrapper[wrapper]
         stamp_info = _read_info(infos[spec["stamp_module"]]) if spec["stamp_module"] else {}
-        ldflags = ldflags_for(wrapper, stamp_info)
+        ldflags = ldflags_for(wrapper, stamp_info, specs)
         digest = edit_step_digest(spec["edits"])
-        key = cache_key(wrapper_files(wdir), package, ldflags, toolchain, digest)
+        if wrapper not in natives:
+            natives[wrapper] = _native_inputs(runner, go, spec, _build_env(spec, env))
+        compiler, libraries = natives[wrapper]
+        # Only what a wrapper sets beyond the defaults joins the key: existing keys stay as they are.
+        extra = [json.dumps(x, sort_keys=True) for x in (spec["env"], list(spec["tags"]), compiler, libraries) if x]
+        key = cache_key(wrapper_files(wdir), package, ldflags, toolchain, digest, extra)
         out_dir = os.path.join(cache_dir, "embedded", name, "%s-%s" % (spec["version"], key))
         plan[name] = {
             "wrapper": wrapper,
             "wrapper_dir": wdir,
             "package": package,
             "ldflags": ldflags,
+            "tags": list(spec["tags"]),
+            "env": dict(spec["env"]),
+            "static_libraries": libraries,
             "edit_digest": digest,
             "dir": out_dir,
             "binary": os.path.join(out_dir, name),
@@ -293,13 +347,13 @@ def _plan(runner, go, source_dir, cache_dir, components, toolchain, env, log, ti
     return plan, module_dirs, infos_by_wrapper
 
 
-def _prepare_workdir(runner, go, wrapper, wdir, infos, cache_dir, env, log):
+def _prepare_workdir(runner, go, wrapper, wdir, infos, cache_dir, env, log, specs):
     """Temporary copy of the wrapper module pointed at the edited module copies."""
     work = tempfile.mkdtemp(prefix="scs-kaas-build-%s-" % wrapper)
     for path in wrapper_files(wdir):
         shutil.copy2(path, os.path.join(work, os.path.basename(path)))
     patched = {}
-    edits = wrappers()[wrapper]["edits"]
+    edits = specs[wrapper]["edits"]
     if edits:
         digest = edit_step_digest(edits)
         for module in edits:
@@ -333,16 +387,35 @@ def ensure_binaries(source_dir, runner, cache_dir=None, components=None, log=_st
     unknown = [c for c in components if c not in names]
     if unknown:
         raise BuildError("unknown component(s) %s; valid: %s" % (", ".join(unknown), ", ".join(names)))
-    components = [c for c in names if c in components]
+    by_name = binaries()
+    records = dict((c, by_name[c]) for c in names if c in components)
+    return build_set(source_dir, runner, records, cache_dir=cache_dir, module_dirs=_registry.module_dirs(components),
+                     log=log, check_mode=check_mode)
+
+
+def build_set(source_dir, runner, records, modules=None, cache_dir=None, module_dirs=None, log=_stderr_log,
+              check_mode=False):
+    """Build (or find in the cache) the binaries ``records`` (``{name: Binary}``, in build order):
+    the one build behind :func:`ensure_binaries` and the node binaries (``nodes/node_binaries.py``).
+
+    ``modules`` (``{wrapper: WrapperModule}``) adds wrapper modules the registry does not know;
+    ``module_dirs`` (``{name: (wrapper, module)}``) names module directories to resolve. Returns
+    what :func:`ensure_binaries` documents.
+    """
     if not os.path.isdir(source_dir):
         raise BuildError("source_dir %s is not a directory" % source_dir)
+    components = list(records)
+    specs = wrappers(records, modules)
+    module_dirs = dict(module_dirs or {})
     cache_dir = os.path.abspath(cache_dir or default_cache_dir())
     go = find_go()
     env = go_env()
     timings = {}
     start_all = time.time()
     toolchain = go_toolchain(go, runner)
-    plan, module_dirs, infos = _plan(runner, go, source_dir, cache_dir, components, toolchain, env, log, timings)
+    resolve = modules_to_resolve(components, records, specs, module_dirs)
+    plan, module_dirs, infos = _plan_records(runner, go, source_dir, cache_dir, records, specs, resolve,
+                                             module_dirs, toolchain, env, timings)
 
     todo = [c for c in components if not _is_executable(plan[c]["binary"])]
     result = {
@@ -363,45 +436,54 @@ def ensure_binaries(source_dir, runner, cache_dir=None, components=None, log=_st
         by_wrapper.setdefault(plan[c]["wrapper"], []).append(c)
     for wrapper, names in by_wrapper.items():
         wdir = wrapper_dir(source_dir, wrapper)
-        work, patched = _prepare_workdir(runner, go, wrapper, wdir, infos[wrapper], cache_dir, env, log)
+        build_env = _build_env(specs[wrapper], env)
+        work, patched = _prepare_workdir(runner, go, wrapper, wdir, infos[wrapper], cache_dir, env, log, specs)
         result["patched_sources"].update(patched)
         try:
             packages = [plan[c]["package"] for c in names]
             start = time.time()
             # Loading the packages downloads every module they need (and nothing else).
-            _run(runner, [go, "list", "-deps", "-f", "{{.ImportPath}}"] + packages, work, env, "go list (download)")
+            _run(runner, [go, "list", "-deps", "-f", "{{.ImportPath}}"] + packages, work, build_env,
+                 "go list (download)")
             took = round(time.time() - start, 2)
             timings.setdefault("download", {})[wrapper] = took
             log("%s: downloaded modules in %.1fs" % (wrapper, took))
             for c in names:
-                step = plan[c]
-                parent = os.path.dirname(step["dir"])
-                os.makedirs(parent, exist_ok=True)
-                _remove_stale_temp_dirs(parent)
-                tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
-                try:
-                    start = time.time()
-                    _run(runner, [go, "build", "-trimpath", "-ldflags", step["ldflags"], "-o",
-                                  os.path.join(tmp, c), step["package"]], work, env, "go build %s" % c)
-                    took = round(time.time() - start, 2)
-                    with open(os.path.join(tmp, "build.json"), "w", encoding="utf-8") as f:
-                        json.dump({"component": c, "package": step["package"], "ldflags": step["ldflags"],
-                                   "toolchain": toolchain, "edit_digest": step["edit_digest"],
-                                   "build_seconds": took}, f, indent=2, sort_keys=True)
-                    os.chmod(tmp, 0o755)
-                    if _is_executable(step["binary"]):
-                        # A concurrent call finished the same key first: same inputs, keep it.
-                        log("%s: %s appeared meanwhile, keeping it" % (c, step["binary"]))
-                    else:
-                        if os.path.isdir(step["dir"]):
-                            shutil.rmtree(step["dir"])
-                        os.rename(tmp, step["dir"])
-                finally:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                timings.setdefault("build", {})[c] = took
+                timings.setdefault("build", {})[c] = _build_one(runner, go, c, plan[c], work, build_env, toolchain, log)
                 result["built"].append(c)
-                log("%s: built in %.1fs -> %s" % (c, took, step["binary"]))
         finally:
             shutil.rmtree(work, ignore_errors=True)
     timings["total"] = round(time.time() - start_all, 2)
     return result
+
+
+def _build_one(runner, go, name, step, work, env, toolchain, log):
+    """``go build`` one binary into a temporary directory renamed into place; its seconds."""
+    parent = os.path.dirname(step["dir"])
+    os.makedirs(parent, exist_ok=True)
+    _remove_stale_temp_dirs(parent)
+    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+    try:
+        start = time.time()
+        tags = ["-tags", ",".join(step["tags"])] if step["tags"] else []
+        argv = [go, "build", "-trimpath"] + tags + ["-ldflags", step["ldflags"], "-o", os.path.join(tmp, name),
+                                                    step["package"]]
+        _run(runner, argv, work, env, "go build %s" % name)
+        took = round(time.time() - start, 2)
+        with open(os.path.join(tmp, "build.json"), "w", encoding="utf-8") as f:
+            json.dump({"component": name, "package": step["package"], "ldflags": step["ldflags"],
+                       "tags": step["tags"], "env": step["env"], "static_libraries": step["static_libraries"],
+                       "toolchain": toolchain, "edit_digest": step["edit_digest"], "build_seconds": took},
+                      f, indent=2, sort_keys=True)
+        os.chmod(tmp, 0o755)
+        if _is_executable(step["binary"]):
+            # A concurrent call finished the same key first: same inputs, keep it.
+            log("%s: %s appeared meanwhile, keeping it" % (name, step["binary"]))
+        else:
+            if os.path.isdir(step["dir"]):
+                shutil.rmtree(step["dir"])
+            os.rename(tmp, step["dir"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log("%s: built in %.1fs -> %s" % (name, took, step["binary"]))
+    return took

@@ -23,14 +23,15 @@ def default_cache_dir():
     return base
 
 
-def cache_key(files, package, ldflags, toolchain, edit_digest):
-    """Hex key over every input that determines a binary."""
+def cache_key(files, package, ldflags, toolchain, edit_digest, extra=()):
+    """Hex key over every input that determines a binary (``extra``: further inputs as strings,
+    e.g. build tags, a cgo build's environment, compiler and static library versions)."""
     h = hashlib.sha256()
     for path in files:
         h.update(os.path.basename(path).encode("utf-8") + b"\0")
         with open(path, "rb") as f:
             h.update(hashlib.sha256(f.read()).digest())
-    for part in (package, ldflags, json.dumps(toolchain, sort_keys=True), edit_digest, "-trimpath"):
+    for part in (package, ldflags, json.dumps(toolchain, sort_keys=True), edit_digest, "-trimpath") + tuple(extra):
         h.update(b"\0" + part.encode("utf-8"))
     return h.hexdigest()[:16]
 

@@ -78,12 +78,22 @@ class Binary(object):
 class WrapperModule(object):
     """A wrapper module's version stamp (the upstream module whose release the binaries report,
     the packages its version variables live in) and the Go modules the build edits for it
-    (keys of ``build.EDITS``). A wrapper module without an entry is built unstamped and unedited."""
+    (keys of ``build.EDITS``). A wrapper module without an entry is built unstamped and unedited.
 
-    __slots__ = ("stamp_module", "stamp_packages", "edits")
+    ``stamp_packages`` get Kubernetes' variable names (gitVersion, ...); ``stamp_vars`` are other
+    projects' ``(package.Variable, value)``, value one of ``version``, ``bare_version`` (no
+    leading v) and ``commit``. ``env`` (e.g. CGO_ENABLED), ``tags`` and ``extldflags`` change how
+    its binaries are built; ``static_libraries`` are the Debian packages whose static libraries a
+    cgo build links in (their versions are part of the cache key and the bill of materials)."""
 
-    def __init__(self, stamp_module=None, stamp_packages=(), edits=()):
+    __slots__ = ("stamp_module", "stamp_packages", "edits", "stamp_vars", "env", "tags", "extldflags",
+                 "static_libraries")
+
+    def __init__(self, stamp_module=None, stamp_packages=(), edits=(), stamp_vars=(), env=None, tags=(),
+                 extldflags=None, static_libraries=()):
         self.stamp_module, self.stamp_packages, self.edits = stamp_module, tuple(stamp_packages), tuple(edits)
+        self.stamp_vars, self.env, self.tags = tuple(stamp_vars), dict(env or {}), tuple(tags)
+        self.extldflags, self.static_libraries = extldflags, tuple(static_libraries)
 
 
 class Component(Binary):

@@ -5,9 +5,12 @@
 """Build (or find in the cache) the embedded management cluster's binaries without Ansible.
 
 Usage: build-binaries.py [--cache-dir DIR] [--check] [COMPONENT ...]
+       build-binaries.py [--cache-dir DIR] [--check] --node-binaries VERSION [BINARY ...]
 
 Prints the result of ``ensure_binaries`` (binary paths, module dirs, timings, what was built)
-as JSON on stdout; progress goes to stderr. Exit status 1 on a build error.
+as JSON on stdout; progress goes to stderr. Exit status 1 on a build error. With
+``--node-binaries`` it builds the binaries of a real node of that Kubernetes version (all, or
+the BINARY names given) and their bill of materials (``nodes/node_binaries.py``).
 """
 
 import argparse
@@ -43,6 +46,8 @@ def main():
     parser.add_argument("--check", action="store_true", help="only report what would be built")
     parser.add_argument("--optional-providers", action="append", default=[], metavar="PROVIDER",
                         help="build the components of this optional provider too (openstack: CAPO and ORC)")
+    parser.add_argument("--node-binaries", metavar="VERSION",
+                        help="build the binaries of a real node of this Kubernetes version instead")
     parser.add_argument("components", nargs="*", metavar="COMPONENT",
                         help="components to build (default: those that run by default, plus the tools): %s"
                         % ", ".join(build.COMPONENT_NAMES))
@@ -52,9 +57,16 @@ def main():
         print(msg, file=sys.stderr, flush=True)
 
     try:
-        result = build.ensure_binaries(HERE, local_command.runner(), cache_dir=args.cache_dir,
-                                       components=args.components or None, log=log, check_mode=args.check,
-                                       switches=args.optional_providers)
+        if args.node_binaries:
+            node_binaries = importlib.import_module(
+                "ansible_collections.scs.kaas.plugins.module_utils.nodes.node_binaries")
+            result = node_binaries.ensure_node_binaries(HERE, local_command.runner(), args.node_binaries,
+                                                        names=args.components or None, cache_dir=args.cache_dir,
+                                                        log=log, check_mode=args.check)
+        else:
+            result = build.ensure_binaries(HERE, local_command.runner(), cache_dir=args.cache_dir,
+                                           components=args.components or None, log=log,
+                                           check_mode=args.check, switches=args.optional_providers)
     except (build.BuildError, build.CommandError, build.EmbeddedError) as exc:
         log("error: %s" % exc)
         return 1

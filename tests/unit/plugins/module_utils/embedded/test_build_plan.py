@@ -66,7 +66,8 @@ def test_a_new_registry_record_is_planned_without_other_edits(tmp_path, monkeypa
     # Components first (start order), the tools last.
     assert list(build.binaries()) == list(before)[:-2] + ["caaph-manager", "clusterctl", "kubectl"]
     assert build.wrappers()["caaph"] == {"version": pins.CLUSTER_API_VERSION, "stamp_module": None,
-                                         "stamp_packages": (), "edits": ()}
+                                         "stamp_packages": (), "edits": (), "stamp_vars": (), "env": {},
+                                         "tags": (), "extldflags": None, "static_libraries": ()}
     # Its provider's module directory comes with it, named by the catalog.
     assert registry.module_dirs()[catalog.CATALOG["addon-helm"]["module_dir"]] == ("caaph", CAAPH)
 
