@@ -312,8 +312,8 @@ def test_a_node_runs_a_nested_container_when_privileged(engine, node_image, lb_i
         engine.docker("rmi", probe)
 
 
-def test_containers_reach_the_openstack_services_at_the_address_the_catalog_publishes(engine, node_image,
-                                                                                       openstack_box):
+def test_containers_reach_the_openstack_services_at_the_address_the_catalog_publishes(
+        engine, node_image, openstack_box):
     """What the cloud controller and CSI will do from pods: look up Keystone's catalog at the address it
     publishes, over TLS verified against the box's CA, from a container on the engine's network."""
     keystone = openstack_box.url("keystone")

@@ -83,9 +83,9 @@ def test_unknown_kind_uses_targeted_discovery_once(client):
 
 def test_a_kind_served_only_at_a_version_the_group_does_not_prefer_is_found(client):
     # CAPD serves the infrastructure group at v1beta2, CAPO's kinds are only at v1beta1.
-    served = {"/apis/infrastructure.cluster.x-k8s.io/v1beta2": [{"name": "devclusters", "kind": "DevCluster"}],
-              "/apis/infrastructure.cluster.x-k8s.io/v1beta1": [{"name": "openstackclusters", "kind": "OpenStackCluster",
-                                                                  "namespaced": True}]}
+    group = "/apis/infrastructure.cluster.x-k8s.io"
+    served = {group + "/v1beta2": [{"name": "devclusters", "kind": "DevCluster"}],
+              group + "/v1beta1": [{"name": "openstackclusters", "kind": "OpenStackCluster", "namespaced": True}]}
 
     def fake_request(method, path, query=None, body=None, content_type=None, timeout=None):
         if path == "/apis/infrastructure.cluster.x-k8s.io":
@@ -96,8 +96,8 @@ def test_a_kind_served_only_at_a_version_the_group_does_not_prefer_is_found(clie
     client.request = fake_request
     res = client.resource("infrastructure.cluster.x-k8s.io", "OpenStackCluster")
     assert (res.version, res.plural) == ("v1beta1", "openstackclusters")
-    with pytest.raises(kube_client.KubeError, match="OpenStackMachine is not served by API group "
-                                        "infrastructure.cluster.x-k8s.io .versions v1beta2, v1beta1"):
+    expected = "OpenStackMachine is not served by API group infrastructure.cluster.x-k8s.io .versions v1beta2, v1beta1"
+    with pytest.raises(kube_client.KubeError, match=expected):
         client.resource("infrastructure.cluster.x-k8s.io", "OpenStackMachine")
 
 
