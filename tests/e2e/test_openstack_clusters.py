@@ -47,7 +47,9 @@ HOSTS = {"twin-a": "os-team-a", "twin-b": "os-team-b"}
 VERSION = "v1.34.4"
 VERSIONS = {"twin-a": VERSION, "twin-b": "v1.35.4"}
 IMAGES = {version: "scs-node-" + version for version in VERSIONS.values()}
-SCS_0102 = {"architecture": "x86_64", "hypervisor_type": "qemu", "hw_disk_bus": "scsi", "os_distro": "ubuntu",
+# scs-0102's mandatory properties; no hypervisor_type (optional): Nova's ImagePropertiesFilter would
+# match it against the fake driver's hypervisor type and find no host.
+SCS_0102 = {"architecture": "x86_64", "hw_disk_bus": "scsi", "os_distro": "ubuntu",
             "os_version": "24.04", "image_build_date": "2026-11-01", "image_original_user": "ubuntu",
             "image_description": "https://images.example.com/README.html", "replace_frequency": "never",
             "provided_until": "none", "uuid_validity": "none", "image_source": "private"}
