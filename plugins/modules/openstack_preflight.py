@@ -39,6 +39,14 @@ options:
     description: Inventory variable that errors name for items without their own C(var_name).
     type: str
     default: clusters
+  planned_images:
+    description:
+      - Names of Glance images that this run uploads after the preflight (M(scs.kaas.openstack_image)).
+        An image of such a name that does not exist yet passes; one that exists is checked as any other.
+      - The preflight stays read-only.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -91,6 +99,7 @@ class PreflightModule(OpenStackModule):
     argument_spec = dict(
         clusters=dict(type="list", elements="raw", required=True),
         var_name=dict(type="str", default="clusters"),
+        planned_images=dict(type="list", elements="str", default=[]),
     )
 
     def run_cloud(self):
@@ -102,6 +111,7 @@ class PreflightModule(OpenStackModule):
         batch = [preflight.demands(spec) for spec in specs]
         images = [s["image"] for d in batch for s in d["servers"] if "orcImageName" not in s["image"]]
         facts = cloud_facts.fetch(self.conn, images)
+        facts["planned_images"] = set(self.params["planned_images"])
         errors, report = preflight.check(batch, facts)
         if errors:
             raise KaasError("preflight found %d problem(s):\n%s" % (len(errors), "\n".join(errors)))

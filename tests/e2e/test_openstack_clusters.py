@@ -18,12 +18,21 @@ OpenStackMachine ready with its server ACTIVE. Nothing here marks an OpenStack o
 
 Two clusters of the same name live in two namespaces of one project; deleting one leaves the
 other untouched. The tests run in order and share the clusters.
+
+Node images: the inventory lists one image per Kubernetes version (``workload_cluster_openstack_images``);
+the role uploads them (sha256 verified, scs-0102 metadata) after a preflight that lets the images about
+to be uploaded pass, and gives each cluster ``image.nameByVersion``. twin-a runs v1.34.4, twin-b v1.35.4,
+and each control plane server boots the image of its own version. The class picks the image per machine
+role from that role's own version (control plane, each MachineDeployment), which is what moves nodes to
+the new image in an upgrade; the rollout itself cannot run in this cloud: the control plane never
+initializes, so the topology controller holds the upgrade.
 """
 
 from __future__ import annotations
 
 import base64
 import collections
+import hashlib
 import os
 import ssl
 import time
@@ -34,6 +43,7 @@ import keystoneauth1.exceptions
 import openstack.exceptions
 import pytest
 import yaml
+from ansible_collections.scs.kaas.plugins.module_utils.openstack import images as image_rules
 
 import helpers
 import workload_helpers as wh
@@ -42,6 +52,14 @@ CLASS_NAMESPACE = "os-classes"
 TWIN = "twin"
 HOSTS = {"twin-a": "os-team-a", "twin-b": "os-team-b"}
 VERSION = "v1.34.4"
+VERSIONS = {"twin-a": VERSION, "twin-b": "v1.35.4"}
+IMAGES = {version: "scs-node-" + version for version in VERSIONS.values()}
+# scs-0102's mandatory properties; no hypervisor_type (optional): Nova's ImagePropertiesFilter would
+# match it against the fake driver's hypervisor type and find no host.
+SCS_0102 = {"architecture": "x86_64", "hw_disk_bus": "scsi", "os_distro": "ubuntu",
+            "os_version": "24.04", "image_build_date": "2026-11-01", "image_original_user": "ubuntu",
+            "image_description": "https://images.example.com/README.html", "replace_frequency": "never",
+            "provided_until": "none", "uuid_validity": "none", "image_source": "private"}
 FLAVOR = "SCS-2V-4-20"
 ZONES = ["az-1", "az-2"]
 INFRA = "infrastructure.cluster.x-k8s.io"
@@ -52,31 +70,39 @@ def lab(openstack_management_cluster, openstack_box, openstack_project, tmp_path
     from openstack_box import seed
 
     directory = tmp_path_factory.mktemp("os-clusters")
+    uploads = []
+    for version, name in sorted(IMAGES.items()):
+        path = directory / (name + ".img")
+        path.write_bytes(os.urandom(1024 * 1024))
+        uploads.append({"kubernetes_version": version, "name": name, "path": str(path), "disk_format": "raw",
+                        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "min_disk": 20, "min_ram": 2048,
+                        "properties": SCS_0102})
     env = helpers.ansible_environment(helpers.ensure_collection_path(),
                                       kubectl=openstack_management_cluster.binaries["kubectl"])
     defaults = {
         "infrastructure": "openstack", "kubernetes_version": VERSION,
         "control_plane": {"replicas": 1},
         "node_groups": [{"name": "md-0", "replicas": 1}],
-        "variables": {"controlPlaneFlavor": FLAVOR, "workerFlavor": FLAVOR, "image": {"name": seed.IMAGE_NAME},
-                      "controlPlaneAvailabilityZones": ZONES},
+        "variables": {"controlPlaneFlavor": FLAVOR, "workerFlavor": FLAVOR, "controlPlaneAvailabilityZones": ZONES},
     }
-    hosts = {host: {"name": TWIN, "namespace": namespace} for host, namespace in HOSTS.items()}
+    hosts = {host: {"name": TWIN, "namespace": namespace, "kubernetes_version": VERSIONS[host]}
+             for host, namespace in HOSTS.items()}
     inventory = wh.write_inventory(str(directory / "hosts.yml"), openstack_management_cluster.kubeconfig, hosts, defaults,
                                    group="openstack", extra_vars={
                                        "cluster_classes_namespace": CLASS_NAMESPACE,
                                        "workload_cluster_openstack_cloud": openstack_project,
                                        "workload_cluster_openstack_ca_cert": openstack_box.ca_file,
+                                       "workload_cluster_openstack_images": uploads,
                                        "workload_cluster_wait": False})
     os.chmod(inventory, 0o600)  # it holds the project user's password
     classes_playbook = os.path.join(str(directory), "classes.yml")
     with open(classes_playbook, "w") as handle:
         handle.write("- hosts: localhost\n  gather_facts: false\n  roles:\n    - role: scs.kaas.cluster_classes\n"
-                     "      vars: {cluster_classes_infrastructures: [openstack], cluster_classes_kubernetes_minors: ['1.34']}\n")
+                     "      vars: {cluster_classes_infrastructures: [openstack], cluster_classes_kubernetes_minors: ['1.34', '1.35']}\n")
     proc, _recap = wh.run_playbook(env, inventory, classes_playbook)
     assert proc.returncode == 0, proc.stdout[-5000:]
     return {"mc": openstack_management_cluster, "env": env, "inventory": inventory, "box": openstack_box,
-            "conn": seed.connect(openstack_project), "dir": directory}
+            "conn": seed.connect(openstack_project), "dir": directory, "uploads": uploads}
 
 
 def _objects(mc, kind, namespace):
@@ -115,8 +141,22 @@ def test_clusters_yml_preflights_then_capo_builds_the_infrastructure(lab):
     print("clusters.yml for %d clusters: %.1fs" % (len(HOSTS), time.monotonic() - started))
     for host in HOSTS:
         assert recap[host]["failed"] == 0 and recap[host]["changed"] > 0, recap
+    # the node images: uploaded by the role with the sha256 and scs-0102's mandatory properties
+    image_ids = {}
+    for upload in lab["uploads"]:
+        (image,) = list(conn.image.images(name=upload["name"]))
+        assert image.status == "active" and image.min_disk == 20 and image.min_ram == 2048, image
+        props = dict(image.properties or {})
+        for key in image_rules.MANDATORY:
+            assert props.get(key) or getattr(image, key, None), key
+        assert props[image_rules.SHA256_KEY] == upload["sha256"]
+        image_ids[upload["kubernetes_version"]] = image.id
 
     for host, namespace in HOSTS.items():
+        cluster = mc.kubectl_json("get", "cluster.cluster.x-k8s.io", TWIN, "-n", namespace, "-o", "json")
+        assert cluster["spec"]["topology"]["version"] == VERSIONS[host]
+        assert cluster["spec"]["topology"]["classRef"]["name"] == "scs-openstack-%s-v2" % \
+            "-".join(VERSIONS[host].lstrip("v").split(".")[:2])
         helpers.wait_for("OpenStackCluster of %s ready" % namespace,
                          lambda ns=namespace: _ready_openstack_cluster(mc, ns), 900, 2.0, mc.diagnostics)
         osc = _ready_openstack_cluster(mc, namespace)
@@ -147,7 +187,8 @@ def test_clusters_yml_preflights_then_capo_builds_the_infrastructure(lab):
         server = conn.compute.get_server(_server_id(machine))
         assert server.status == "ACTIVE", server
         assert server.flavor["original_name"] == FLAVOR
-        assert server.image["id"] == conn.image.find_image("box-image").id
+        # the control plane boots the image of its cluster's own version
+        assert server.image["id"] == image_ids[VERSIONS[host]], (host, server.image, image_ids)
         assert server.availability_zone in ZONES
         capi_machine = [m for m in _objects(mc, "machine.cluster.x-k8s.io", namespace)
                         if m["metadata"]["name"] == machine["metadata"]["name"]][0]

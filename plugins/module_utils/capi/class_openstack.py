@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 
 from ansible_collections.scs.kaas.plugins.module_utils.capi import class_common as common
 
@@ -78,6 +79,34 @@ CLOUD_REFERENCES = {
 }
 
 
+_VERSION_KEY = re.compile(r"^v\d+\.\d+\.\d+$")
+
+
+def image_version_errors(image, version, var):
+    """Errors of an ``image`` variable value whose nameByVersion (set at ``var``) cannot serve
+    Kubernetes ``version``: keys that are no version vX.Y.Z, and a missing entry for ``version``."""
+    by_version = image.get("nameByVersion") if isinstance(image, dict) else None
+    if not isinstance(by_version, dict):
+        return []
+    path = var + ".nameByVersion"
+    errors = ["%s: key %r is not a Kubernetes version; use vX.Y.Z, e.g. v1.35.4" % (path, key)
+              for key in sorted(by_version, key=str) if not isinstance(key, str) or not _VERSION_KEY.match(key)]
+    if version and version not in by_version:
+        errors.append("%s: has no image for kubernetes_version %s (it has images for %s); add %s: <Glance image "
+                      "name> so the nodes of this version get their image"
+                      % (path, version, ", ".join(sorted(str(k) for k in by_version)) or "no version", version))
+    return errors
+
+
+def image_reference(image, version):
+    """The Glance or ORC reference ({id|name|orcImageName}) the class renders for Kubernetes ``version``."""
+    if not image:
+        return {"name": DEFAULT_IMAGE_PREFIX + (version or "")}
+    if "nameByVersion" in image:
+        return {"name": (image["nameByVersion"] or {}).get(version)}
+    return dict(image)
+
+
 def _rule_schema():
     return {
         "type": "object",
@@ -110,7 +139,42 @@ def _root_volume_schema(role):
     }
 
 
-def openstack_variables():
+def _image_variable(by_version):
+    string = {"type": "string", "minLength": 1}
+    if not by_version:
+        return common.variable("image", {
+            "type": "object",
+            "description": "Node image: exactly one of name (Glance image name), orcImageName (ORC Image "
+                           "object) or id (Glance image ID). Default: Glance image named "
+                           "%s<Kubernetes version>." % DEFAULT_IMAGE_PREFIX,
+            "minProperties": 1,
+            "maxProperties": 1,
+            "properties": {
+                "name": dict(string),
+                "orcImageName": dict(string),
+                "id": {"type": "string", "pattern": _UUID},
+            },
+        })
+    return common.variable("image", {
+        "type": "object",
+        "description": "Node image: exactly one of name (Glance image name), orcImageName (ORC Image "
+                       "object), id (Glance image ID) or nameByVersion (Kubernetes version such as "
+                       "v1.35.4 -> Glance image name; the control plane and each MachineDeployment take "
+                       "the image of their own version, so an upgrade moves nodes to the new image). "
+                       "Default: Glance image named %s<Kubernetes version>." % DEFAULT_IMAGE_PREFIX,
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {
+            "name": dict(string),
+            "orcImageName": dict(string),
+            "id": {"type": "string", "pattern": _UUID},
+            "nameByVersion": {"type": "object", "minProperties": 1, "additionalProperties": dict(string)},
+        },
+    })
+
+
+def openstack_variables(by_version=False):
+    """The class variables; ``by_version`` (revision 2) adds image.nameByVersion."""
     var = common.variable
     string = {"type": "string", "minLength": 1}
     return [
@@ -128,19 +192,7 @@ def openstack_variables():
             % DEFAULT_WORKER_FLAVOR)),
         var("controlPlaneRootVolume", _root_volume_schema("control plane")),
         var("workerRootVolume", _root_volume_schema("worker")),
-        var("image", {
-            "type": "object",
-            "description": "Node image: exactly one of name (Glance image name), orcImageName (ORC Image "
-                           "object) or id (Glance image ID). Default: Glance image named "
-                           "%s<Kubernetes version>." % DEFAULT_IMAGE_PREFIX,
-            "minProperties": 1,
-            "maxProperties": 1,
-            "properties": {
-                "name": dict(string),
-                "orcImageName": dict(string),
-                "id": {"type": "string", "pattern": _UUID},
-            },
-        }),
+        _image_variable(by_version),
         var("externalNetworkID", {"type": "string", "pattern": _UUID,
                                   "description": "ID of the external network for the router and floating IPs."}),
         var("externalNetworkName", dict(
@@ -264,7 +316,14 @@ _SECURITY_GROUPS = (
 )
 
 
-def _image(version_var):
+def _image(version_var, by_version=False):
+    # nameByVersion is looked up with the version of the machine's own role (control plane or
+    # MachineDeployment), so each rolls to its image when its version moves, never before.
+    by_version_branch = (
+        "{{- else if $img.nameByVersion }}\n"
+        "filter:\n"
+        "  name: {{ index $img.nameByVersion %s | toJson }}\n" % version_var
+    ) if by_version else ""
     return (
         "{{- $img := default (dict) .image }}\n"
         "{{- if $img.id }}\n"
@@ -272,6 +331,7 @@ def _image(version_var):
         "{{- else if $img.orcImageName }}\n"
         "imageRef:\n"
         "  name: {{ $img.orcImageName | toJson }}\n"
+        + by_version_branch +
         "{{- else }}\n"
         "filter:\n"
         "  name: {{ $img.name | default (printf \"%s%%s\" %s) | toJson }}\n"
@@ -301,7 +361,7 @@ _FILES = (
 CA_COMMANDS = ["update-ca-certificates", "systemctl restart containerd"]
 
 
-def openstack_patches():
+def openstack_patches(by_version=False):
     osct = common.select_infrastructure_cluster(API_CAPO, KIND_CLUSTER_TEMPLATE)
     cp_machine = common.select_control_plane(API_CAPO, KIND_MACHINE_TEMPLATE)
     worker_machine = common.select_workers(API_CAPO, KIND_MACHINE_TEMPLATE)
@@ -348,13 +408,13 @@ def openstack_patches():
         patch("controlPlaneAvailabilityZones", "Availability zones of the control plane.",
               [add(osct, spec + "/controlPlaneAvailabilityZones", variable="controlPlaneAvailabilityZones")],
               common.if_set("controlPlaneAvailabilityZones")),
-        patch("image", "Node image by name, ORC image or ID.", [
+        patch("image", "Node image by name, %sORC image or ID." % ("name per version, " if by_version else ""), [
             {"selector": cp_machine, "jsonPatches": [{
                 "op": "add", "path": spec + "/image",
-                "valueFrom": {"template": _image(".builtin.controlPlane.version")}}]},
+                "valueFrom": {"template": _image(".builtin.controlPlane.version", by_version)}}]},
             {"selector": worker_machine, "jsonPatches": [{
                 "op": "add", "path": spec + "/image",
-                "valueFrom": {"template": _image(".builtin.machineDeployment.version")}}]},
+                "valueFrom": {"template": _image(".builtin.machineDeployment.version", by_version)}}]},
         ]),
         patch("sshKeyName", "SSH key pair of all servers.", [
             add(cp_machine, spec + "/sshKeyName", variable="sshKeyName"),
@@ -406,7 +466,18 @@ def _machine_template(name, flavor):
 
 
 def build_openstack_v1(name, minor):
+    """Revision 1 (shipped; never edit): image by name, ORC image or ID."""
     del minor
+    return _build_openstack(name, by_version=False)
+
+
+def build_openstack_v2(name, minor):
+    """Revision 2: revision 1 plus image.nameByVersion."""
+    del minor
+    return _build_openstack(name, by_version=True)
+
+
+def _build_openstack(name, by_version):
     names = common.template_names(name)
     objects = [
         {
@@ -440,6 +511,6 @@ def build_openstack_v1(name, minor):
     ]
     objects.insert(0, common.class_over_templates(
         name, API_CAPO, KIND_CLUSTER_TEMPLATE, KIND_MACHINE_TEMPLATE,
-        variables=common.common_variables() + openstack_variables(),
-        patches=common.common_patches() + openstack_patches()))
+        variables=common.common_variables() + openstack_variables(by_version),
+        patches=common.common_patches() + openstack_patches(by_version)))
     return objects

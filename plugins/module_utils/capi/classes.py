@@ -46,7 +46,7 @@ WORKER_CLASS = class_common.WORKER_CLASS
 REVISIONS = {
     "inmemory": {1: class_dev.build_inmemory_v1},
     "docker": {1: class_dev.build_docker_v1},
-    "openstack": {1: class_openstack.build_openstack_v1},
+    "openstack": {1: class_openstack.build_openstack_v1, 2: class_openstack.build_openstack_v2},
 }
 
 # What the classes of an infrastructure can honour (checked before any write):

@@ -163,6 +163,24 @@ def check_class_capabilities(errors, spec):
                     errors.add(prefix + suffix, value, exc.problem, exc.valid)
 
 
+def check_image_versions(errors, spec):
+    """Every image.nameByVersion (cluster, control plane or node group level) names the image of the
+    cluster's kubernetes_version; checked for create and for each step of an upgrade, before any write."""
+    parsed = classes.parse_class_name(spec.get("class"))
+    if parsed is None:
+        return
+    for prefix, variables in _variable_sources(spec):
+        image = variables.get("image")
+        if parsed[0] == "openstack" and parsed[2] < 2 and isinstance(image, dict) and "nameByVersion" in image:
+            errors.raw("%s.image.nameByVersion: class %s does not know it (revision 1); use revision 2 or later "
+                       "(drop class_revision, or class %s)"
+                       % (prefix, spec["class"], classes.class_name("openstack", parsed[1], 2)))
+            continue
+        for message in class_openstack.image_version_errors(variables.get("image"), spec.get("kubernetes_version"),
+                                                            prefix + ".image"):
+            errors.raw(message)
+
+
 def normalize_spec(raw, var_name="workload_cluster", default_name=None):
     """Validate one workload cluster spec; return ``(spec, errors)``."""
     errors = checks.Errors()
@@ -182,6 +200,7 @@ def normalize_spec(raw, var_name="workload_cluster", default_name=None):
     spec["var_name"] = var_name
     if spec.get("class") and classes.parse_class_name(spec["class"]) and not errors.messages:
         check_class_capabilities(errors, spec)
+        check_image_versions(errors, spec)
         variables = dict(spec["variables"])
         if spec["network"]["nodes"]:
             variables["nodeCIDR"] = spec["network"]["nodes"]

@@ -5,8 +5,9 @@
 
 :func:`demands` turns a normalised spec into what it asks of the cloud (each item with the
 inventory variable that asks for it); :func:`check` compares the demands of the whole batch with
-the cloud's facts (plain data: see :mod:`cloud_facts`) and returns every error at once. Both are
-pure. Quotas are checked for the sum of the batch, since the clusters are created together.
+the cloud's facts (plain data: see :mod:`cloud_facts`; ``planned_images``: names of images the
+run uploads after the preflight, which pass when they do not exist yet) and returns every error at
+once. Both are pure. Quotas are checked for the sum of the batch, since the clusters are created together.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -64,7 +65,8 @@ def demands(spec):
             "role": role, "replicas": int(level.get("replicas") or 0), "replicas_path": level_path + ".replicas",
             "flavor": flavor or default_flavor, "flavor_path": flavor_path,
             "root_volume": volume, "root_volume_path": volume_path,
-            "image": image or {"name": class_openstack.DEFAULT_IMAGE_PREFIX + version}, "image_path": image_path,
+            "image": class_openstack.image_reference(image, version),
+            "image_path": image_path + (".nameByVersion[%s]" % version if "nameByVersion" in (image or {}) else ""),
             "zone": level.get("failure_domain"), "zone_path": level_path + ".failure_domain",
         })
     variables = spec.get("variables") or {}
@@ -108,6 +110,8 @@ def _check_server(errors, server, facts):
         return flavor  # an ORC Image object in the management cluster, not a Glance name
     images = _find(facts["images"], server["image"])
     ref = server["image"].get("id") or server["image"].get("name")
+    if not images and ref in facts.get("planned_images", ()):
+        return flavor  # uploaded by this run after the preflight
     if not images:
         errors.append("%s: image '%s' does not exist in the cloud; upload it (scs.kaas.openstack_image) or name "
                       "an existing one" % (server["image_path"], ref))

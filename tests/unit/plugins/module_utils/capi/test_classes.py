@@ -30,6 +30,9 @@ GOLDEN_HASHES = {
     ('openstack', '1.34', 1): '0208992b6b6adb9762aada6592a3b88620cd9eacb7c2da153bf1bf230defc979',
     ('openstack', '1.35', 1): 'd94692c98df86e9e2bea2a253fd7fc9948af10d12be16fb7b8c94d315415596d',
     ('openstack', '1.36', 1): 'bd60cd201b1055b6fe2bef82f3b31e7102b525bf59014f680ccc4bb344d6ed73',
+    ('openstack', '1.34', 2): '299e3fa36d26f72203fa0e3ac6378fd149d4d4f64f99a4e2b5ae3957dfef9fd0',
+    ('openstack', '1.35', 2): '30189cfb90eebf64d3c4fe0936107fd98fa629de0a515f70d6d623ed7adff516',
+    ('openstack', '1.36', 2): 'c2b4d20b33ce85d9d00c3e9b9e01a884223e58f4a79c0b52ebed9d0c2af0ae8b',
 }
 
 COMMON_VARIABLES = {"certSANs", "oidc", "nodeLabels", "nodeTaints"}
@@ -338,7 +341,7 @@ def test_validate_variables_cross_checks():
 
 
 def test_openstack_defaults_are_in_the_base_templates():
-    objs = {o["kind"] + "/" + o["metadata"]["name"].rsplit("-v1-", 1)[1]: o for o in bundle("openstack", "1.34")[1:]}
+    objs = {o["kind"] + "/" + o["metadata"]["name"].rsplit("-v2-", 1)[1]: o for o in bundle("openstack", "1.34")[1:]}
     cluster = objs["OpenStackClusterTemplate/cluster"]["spec"]["template"]["spec"]
     # The node network: one subnet, a real private network clear of the default pod/service networks.
     (subnet,) = cluster["managedSubnets"]

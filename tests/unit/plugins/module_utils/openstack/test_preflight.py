@@ -120,3 +120,29 @@ def test_other_classes_are_skipped():
     inmemory = {"name": "x", "infrastructure": "inmemory", "kubernetes_version": "v1.34.4"}
     assert openstack_specs([inmemory], "clusters") == ([], [])
     assert validation.normalize_spec(inmemory)[1] == []
+
+
+# -- node images per Kubernetes version --------------------------------------------------------
+
+BY_VERSION = {"nameByVersion": {"v1.34.4": "node-1.34", "v1.35.4": "node-1.35"}}
+
+
+def test_image_by_version_checks_the_image_of_the_clusters_version():
+    errors, _report = _run(_with(image=BY_VERSION))
+    assert errors == []
+    raw = _with(image=BY_VERSION)
+    raw["kubernetes_version"] = "v1.35.4"
+    errors, _report = _run(raw)
+    # node-1.35 is not in the cloud: the error names the entry of the version the cluster runs
+    assert errors == ["clusters[0].variables.image.nameByVersion[v1.35.4]: image 'node-1.35' does not exist in "
+                      "the cloud; upload it (scs.kaas.openstack_image) or name an existing one"]
+
+
+def test_a_planned_image_passes_while_absent_and_is_checked_once_it_exists():
+    raw = _with(image={"name": "node-new"})
+    assert _run(raw, dict(FACTS, planned_images={"node-new"}))[0] == []
+    assert "image 'node-new' does not exist" in _run(raw, dict(FACTS, planned_images=set()))[0][0]
+    # an existing image of a planned name is checked as any other (here: not active)
+    queued = _with(image={"name": "queued-image"})
+    assert _run(queued, dict(FACTS, planned_images={"queued-image"}))[0] == [
+        "clusters[0].variables.image: image 'queued-image' is queued, not active"]
