@@ -23,6 +23,7 @@ __metaclass__ = type
 import base64
 import datetime
 import re
+import time
 
 try:
     import yaml
@@ -142,12 +143,33 @@ def cluster_credentials(conn, user_id, uid):
     return sorted(found, key=lambda c: c["name"])
 
 
-def create(conn, user_id, name, roles, expires_at, description):
+# Keystone refuses a role its token does not show yet (role assignments are cached per worker);
+# nothing is created then, so asking again is safe. Waits between the attempts, in seconds.
+UNASSIGNED_ROLE_RETRIES = (2, 4, 8)
+
+
+def _unassigned_role(exc):
+    return "unassigned role" in str(exc) and getattr(exc, "status_code", None) == 400
+
+
+def create(conn, user_id, name, roles, expires_at, description, sleep=time.sleep):
     """Create; returns (public view, secret). The secret exists only in this answer."""
-    created = conn.identity.create_application_credential(
-        user=user_id, name=name, roles=[{"name": role} for role in roles], unrestricted=False,
-        expires_at=expires_at.strftime("%Y-%m-%dT%H:%M:%S") if expires_at else None, description=description)
-    return _as_dict(created), created.secret
+    for wait in UNASSIGNED_ROLE_RETRIES + (None,):
+        try:
+            created = conn.identity.create_application_credential(
+                user=user_id, name=name, roles=[{"name": role} for role in roles], unrestricted=False,
+                expires_at=expires_at.strftime("%Y-%m-%dT%H:%M:%S") if expires_at else None, description=description)
+        except Exception as exc:  # pylint: disable=broad-except
+            if wait is None or not _unassigned_role(exc):
+                if _unassigned_role(exc):
+                    raise cloud.OpenStackError(
+                        "roles: Keystone refuses an application credential with the roles %s (\"unassigned role\") "
+                        "after %d attempts: the user must hold every one of them on the project"
+                        % (", ".join(roles), len(UNASSIGNED_ROLE_RETRIES) + 1))
+                raise
+            sleep(wait)
+            continue
+        return _as_dict(created), created.secret
 
 
 def delete(conn, user_id, credential_id):

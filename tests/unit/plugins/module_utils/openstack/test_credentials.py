@@ -10,8 +10,11 @@ __metaclass__ = type
 import base64
 import configparser
 import datetime
+import types
 
+import pytest
 import yaml
+from openstack import exceptions as os_exceptions
 
 from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud, credentials
 
@@ -79,3 +82,42 @@ def test_expiry():
 def test_public_view_has_no_secret():
     view = credentials.public_view({"id": "i", "name": "n", "expires_at": None, "secret": "s3cr3t"})
     assert "s3cr3t" not in repr(view)
+
+
+class _Identity:
+    """openstacksdk's identity proxy as far as ``credentials.create`` uses it: answers in turn."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = list(answers), 0
+
+    def create_application_credential(self, **_kwargs):
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def _unassigned():
+    return os_exceptions.BadRequestException(
+        message="Invalid application credential: Cannot create an application credential with unassigned role",
+        http_status=400)
+
+
+def test_create_asks_again_while_keystone_does_not_show_the_role_yet():
+    created = types.SimpleNamespace(id="c1", name="n", expires_at=None, secret="s3cr3t")
+    conn = types.SimpleNamespace(identity=_Identity([_unassigned(), _unassigned(), created]))
+    waits = []
+    view, secret = credentials.create(conn, "u", "n", ["member"], None, "d", sleep=waits.append)
+    assert (view["id"], secret, conn.identity.calls) == ("c1", "s3cr3t", 3)
+    assert waits == list(credentials.UNASSIGNED_ROLE_RETRIES[:2])
+
+
+def test_create_gives_up_naming_the_roles_and_raises_other_errors_at_once():
+    conn = types.SimpleNamespace(identity=_Identity([_unassigned()] * 4))
+    with pytest.raises(cloud.OpenStackError, match="roles: .*member, load-balancer_member.*after 4 attempts"):
+        credentials.create(conn, "u", "n", ["member", "load-balancer_member"], None, "d", sleep=lambda _s: None)
+    conn = types.SimpleNamespace(identity=_Identity([os_exceptions.ForbiddenException(message="no", http_status=403)]))
+    with pytest.raises(os_exceptions.ForbiddenException):
+        credentials.create(conn, "u", "n", ["member"], None, "d", sleep=lambda _s: pytest.fail("no wait for a 403"))
+    assert conn.identity.calls == 1
