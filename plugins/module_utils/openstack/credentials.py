@@ -149,7 +149,8 @@ UNASSIGNED_ROLE_RETRIES = (2, 4, 8)
 
 
 def _unassigned_role(exc):
-    return "unassigned role" in str(exc) and getattr(exc, "status_code", None) == 400
+    return (cloud.HAS_OPENSTACKSDK and isinstance(exc, cloud.os_exceptions.BadRequestException)
+            and "unassigned role" in str(exc))
 
 
 def create(conn, user_id, name, roles, expires_at, description, sleep=time.sleep):
