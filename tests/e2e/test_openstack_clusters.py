@@ -316,7 +316,7 @@ def test_rotation_capo_moves_to_the_new_credential_before_the_old_one_is_deleted
         for secret in (old_secret, new_secret, openstack_project["auth"]["password"]):
             assert secret not in proc.stdout
     first = events[_capo_tokens(events, new_id)[0]]
-    print("rotation: CAPO's first token with the new credential %.1fs after the rotating run ended (audit event %d), "
+    print("rotation: CAPO's first token with the new credential at %+.1fs from the end of the rotating run (audit event %d), "
           "the old one deleted at audit event %d" % (first["time"] - rotated_at, _capo_tokens(events, new_id)[0],
                                                      deletions[0]))
 
