@@ -105,9 +105,10 @@ def test_node_image_module_imports_once(tmp_path):
         config = json.loads(engine.docker("image", "inspect", first["image"]).stdout)[0]["Config"]
         assert (config["Cmd"], config["StopSignal"]) == (["/sbin/init"], "SIGRTMIN+3")
         assert config["Labels"]["org.scs-kaas.content-key"] == first["key"]
-        images_before = engine.docker("images", "-aq", "--no-trunc").stdout.split()
+        # The engine lists images of the same creation second in no fixed order: compare as sets.
+        images_before = set(engine.docker("images", "-aq", "--no-trunc").stdout.split())
         assert _run_module("scs.kaas.node_image", args)["changed"] is False
-        assert engine.docker("images", "-aq", "--no-trunc").stdout.split() == images_before
+        assert set(engine.docker("images", "-aq", "--no-trunc").stdout.split()) == images_before
     finally:
         engine.stop()
         real_nodes.remove_tree(state_dir)
