@@ -141,36 +141,24 @@ def _root_volume_schema(role):
 
 def _image_variable(by_version):
     string = {"type": "string", "minLength": 1}
-    if not by_version:
-        return common.variable("image", {
-            "type": "object",
-            "description": "Node image: exactly one of name (Glance image name), orcImageName (ORC Image "
-                           "object) or id (Glance image ID). Default: Glance image named "
-                           "%s<Kubernetes version>." % DEFAULT_IMAGE_PREFIX,
-            "minProperties": 1,
-            "maxProperties": 1,
-            "properties": {
-                "name": dict(string),
-                "orcImageName": dict(string),
-                "id": {"type": "string", "pattern": _UUID},
-            },
-        })
-    return common.variable("image", {
-        "type": "object",
-        "description": "Node image: exactly one of name (Glance image name), orcImageName (ORC Image "
+    properties = {
+        "name": dict(string),
+        "orcImageName": dict(string),
+        "id": {"type": "string", "pattern": _UUID},
+    }
+    if by_version:
+        properties["nameByVersion"] = {"type": "object", "minProperties": 1, "additionalProperties": dict(string)}
+        description = ("Node image: exactly one of name (Glance image name), orcImageName (ORC Image "
                        "object), id (Glance image ID) or nameByVersion (Kubernetes version such as "
                        "v1.35.4 -> Glance image name; the control plane and each MachineDeployment take "
                        "the image of their own version, so an upgrade moves nodes to the new image). "
-                       "Default: Glance image named %s<Kubernetes version>." % DEFAULT_IMAGE_PREFIX,
-        "minProperties": 1,
-        "maxProperties": 1,
-        "properties": {
-            "name": dict(string),
-            "orcImageName": dict(string),
-            "id": {"type": "string", "pattern": _UUID},
-            "nameByVersion": {"type": "object", "minProperties": 1, "additionalProperties": dict(string)},
-        },
-    })
+                       "Default: Glance image named %s<Kubernetes version>." % DEFAULT_IMAGE_PREFIX)
+    else:
+        description = ("Node image: exactly one of name (Glance image name), orcImageName (ORC Image "
+                       "object) or id (Glance image ID). Default: Glance image named "
+                       "%s<Kubernetes version>." % DEFAULT_IMAGE_PREFIX)
+    return common.variable("image", {"type": "object", "description": description, "minProperties": 1,
+                                     "maxProperties": 1, "properties": properties})
 
 
 def openstack_variables(by_version=False):
