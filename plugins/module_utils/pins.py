@@ -45,6 +45,17 @@ RUNC_VERSION = "v1.5.3"
 CRI_TOOLS_VERSION = "v1.36.0"
 # CNI plugins: the version containerd v2.3.7's go.mod requires.
 CNI_PLUGINS_VERSION = "v1.9.1"
+# What kubeadm of each node version deploys besides its own binaries: CoreDNS and the pause image
+# are the versions its cmd/kubeadm/app/constants names (CoreDNSVersion, PauseVersion), so that
+# kubeadm's image list and an upgrade's CoreDNS step find exactly these tags (the build checks
+# the pins against constants.go). pause is built from build/pause/linux/pause.c of the same
+# k8s.io/kubernetes module.
+COREDNS_VERSIONS = {"v1.35.4": "v1.13.1", "v1.36.5": "v1.14.2"}
+PAUSE_VERSIONS = {"v1.35.4": "3.10.1", "v1.36.5": "3.10.2"}
+# The baseline CNI of real nodes (flanneld, the daemon; the CNI plugin that calls it is the
+# reference bridge plugin, flannel's own cni-plugin is not served by the module proxy): the
+# newest release the module proxy serves, the same for every node version.
+FLANNEL_VERSION = "v0.28.10"
 
 # Kubernetes versions the pinned Cluster API supports for workload clusters (inclusive minors).
 CAPI_WORKLOAD_MINOR_RANGE = ("1.31", "1.37")
@@ -84,6 +95,10 @@ PINS = {
     "runc": {"version": RUNC_VERSION},
     "cri_tools": {"version": CRI_TOOLS_VERSION},
     "cni_plugins": {"version": CNI_PLUGINS_VERSION},
+    # Per node Kubernetes version as lists: dotted lookup keys cannot hold a version's dots.
+    "coredns": {"versions": [{"kubernetes": k, "version": v} for k, v in sorted(COREDNS_VERSIONS.items())]},
+    "pause": {"versions": [{"kubernetes": k, "version": v} for k, v in sorted(PAUSE_VERSIONS.items())]},
+    "flannel": {"version": FLANNEL_VERSION},
     "capi_workload_minor_range": list(CAPI_WORKLOAD_MINOR_RANGE),
     "capi_management_minor_range": list(CAPI_MANAGEMENT_MINOR_RANGE),
     "go": {"min_version": GO_MIN_VERSION},

@@ -69,6 +69,17 @@ options:
       - Port 19000 and 20000-20999 are reserved by the in-memory backend of CAPD (fixed upstream).
     type: dict
     default: {}
+  docker_host:
+    description:
+      - The Docker engine the development provider (CAPD) creates the machines of C(docker)-class
+        clusters on, as a C(DOCKER_HOST) value (V(unix:///path/docker.sock) or V(tcp://host:port)),
+        for example RV(scs.kaas.docker_engine#module:docker_host). CAPD's in-memory backend runs
+        either way.
+      - Omitted - the engine of the last start (recorded in O(state_dir)); V("") - none.
+      - A different value restarts CAPD (only CAPD) on the next start.
+      - The machines' load balancer must be reachable from the management cluster, so the engine runs
+        in the management cluster's network namespace (see the collection's real-nodes guide).
+    type: str
   optional_providers:
     description:
       - Providers that are off by default and run as well. Build them with the same list
@@ -190,6 +201,10 @@ optional_providers:
   returned: always
   type: list
   elements: str
+docker_host:
+  description: The engine CAPD creates machines on (this run's or the last start's), or null.
+  returned: always
+  type: str
 """
 
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry, runtime
@@ -207,6 +222,7 @@ class EmbeddedClusterModule(KaasModule):
         ports=dict(type="dict", default={}),
         timeout_scale=dict(type="float", default=1.0),
         optional_providers=dict(type="list", elements="str", choices=sorted(registry.SWITCHES), default=[]),
+        docker_host=dict(type="str"),
     )
     module_kwargs = dict(required_if=[("state", "started", ("binaries", "module_dirs"))])
 

@@ -242,7 +242,7 @@ class ManagementCluster:
     ``EmbeddedCluster``), ``last_start`` (result dict of the last :meth:`start`).
     """
 
-    def __init__(self, state_dir, build_result, ports=None, optional_providers=None):
+    def __init__(self, state_dir, build_result, ports=None, optional_providers=None, docker_host=None):
         ensure_collection_path()
         from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
 
@@ -252,7 +252,7 @@ class ManagementCluster:
         self.module_dirs = dict(build_result["module_dirs"])
         self.cluster = runtime.EmbeddedCluster(self.state_dir, binaries=self.binaries,
                                                module_dirs=self.module_dirs, ports=ports, runner=runner(),
-                                               optional_providers=optional_providers)
+                                               optional_providers=optional_providers, docker_host=docker_host)
         self.ports = self.cluster.ports
         self.kubeconfig = self.cluster.paths["kubeconfig"]
         self.audit_log = self.cluster.paths["audit_log"]

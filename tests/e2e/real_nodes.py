@@ -99,3 +99,107 @@ def remove_tree(path):
     for point in image_build.mounts_below(path):
         subprocess.run(["umount", "--lazy", point], check=False)
     shutil.rmtree(path, ignore_errors=True)
+
+
+# The test application: a static HTTP answer naming the pod that served it.
+WEB_SERVER = ("import http.server, os\n"
+              "class H(http.server.BaseHTTPRequestHandler):\n"
+              "    def do_GET(self):\n"
+              "        body = os.environ['POD_NAME'].encode()\n"
+              "        self.send_response(200); self.send_header('Content-Length', str(len(body)))\n"
+              "        self.end_headers(); self.wfile.write(body)\n"
+              "http.server.HTTPServer(('', 8080), H).serve_forever()\n")
+WEB_RECIPE = {"name": "scs-kaas/test-web", "tag": "1", "registry": "docker.io", "base": image_recipes.NODE_BASE,
+              "files": {"/srv/web.py": {"content": WEB_SERVER, "mode": 0o644}},
+              "run": [], "changes": ['ENTRYPOINT ["python3", "/srv/web.py"]', "CMD []"]}
+
+
+def registry_head(url, headers):
+    request = urllib.request.Request(url, headers=headers, method="HEAD")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers)
+    except OSError:
+        return None
+
+
+def web_objects(worker, control_plane):
+    web = "docker.io/scs-kaas/test-web:1"
+    labels = {"app": "test-web"}
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "test-web", "namespace": "default"},
+         "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
+             "metadata": {"labels": labels},
+             "spec": {"nodeName": worker, "containers": [{
+                 "name": "web", "image": web, "ports": [{"containerPort": 8080}],
+                 "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                 "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1}}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "test-web", "namespace": "default"},
+         "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}},
+        # The client: on the control plane node, asking the Service by its DNS name (CoreDNS).
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "test-client", "namespace": "default"},
+         "spec": {"nodeName": control_plane, "restartPolicy": "Never",
+                  "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
+                  "containers": [{"name": "client", "image": web, "command": ["python3", "-c", (
+                      "import time, urllib.request\n"
+                      "for attempt in range(120):\n"
+                      "    try:\n"
+                      "        print(urllib.request.urlopen('http://test-web.default.svc.cluster.local',"
+                      " timeout=2).read().decode()); break\n"
+                      "    except OSError as exc:\n"
+                      "        print('retry', exc, flush=True); time.sleep(1)\n"
+                      "else:\n"
+                      "    raise SystemExit(1)\n")]}]}},
+    ]
+
+
+def manifest_pulls(access_log):
+    """``{client address: {repository path}}`` of manifest fetches by containerd."""
+    pulls = {}
+    with open(access_log, encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split('"')
+            if len(parts) < 6 or "containerd/" not in parts[5] or "/manifests/" not in parts[1]:
+                continue
+            path = parts[1].split()[1].split("?")[0]
+            repository_path = path[len("/v2/"):path.index("/manifests/")]
+            pulls.setdefault(line.split()[0], set()).add(repository_path)
+    return pulls
+
+
+def engine_fixture(tmp_path_factory):
+    """Body of a module fixture: an engine of the collection's own for the module's tests."""
+    state_dir = str(tmp_path_factory.mktemp("engine"))
+    eng = Engine(state_dir)
+    eng.start()
+    yield eng
+    eng.stop()
+    remove_tree(state_dir)
+
+
+def node_registry_fixture(tmp_path_factory, port):
+    """Body of a module fixture: a registry on every address of the namespace, so the nodes
+    reach it through their network's gateway."""
+    reg = oci_registry.OciRegistry(str(tmp_path_factory.mktemp("registry")), "0.0.0.0:%d" % port,
+                                   helpers.runner(), log=print)
+    reg.start()
+    yield reg
+    reg.stop()
+
+
+def cluster_images(engine, version, mirror, log=print):
+    """``layered_build.ensure_cluster_images`` with the cached node binaries of ``version`` and
+    kind's node files (``make binaries`` provides both; the tests' namespace cannot fetch them)."""
+    from ansible_collections.scs.kaas.plugins.module_utils import pins
+    from ansible_collections.scs.kaas.plugins.module_utils.nodes import layered_build, node_binaries
+    from ansible_collections.scs.kaas.plugins.module_utils.providers import repository
+
+    binaries = node_binaries.ensure_node_binaries(helpers.EMBEDDED_SOURCE_DIR, helpers.runner(), version,
+                                                  check_mode=True, log=log)
+    assert not binaries["built"], "node binaries missing from the cache (`make binaries` builds them): %s" % (
+        binaries["built"])
+    kind_dir = repository.module_dir(helpers.runner(), "sigs.k8s.io/kind", pins.KIND_VERSION, download=False)
+    return layered_build.ensure_cluster_images(version, binaries["binaries"], kind_dir, mirror, DOCKER_CLI,
+                                               engine.docker_host, helpers.runner(), registry_head, log=log)

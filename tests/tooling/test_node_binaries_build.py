@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
-"""A real build of the cheapest node binaries (the CNI plugins) into an empty cache, their bill
-of materials checked against the official CycloneDX schema and the wrapper's go.sum, and a warm
-second call that builds and writes nothing.
+"""A real build of the cheapest node binaries (the CNI plugins, and pause, compiled from C) into an
+empty cache, their bill of materials checked against the official CycloneDX schema and the
+wrapper's go.sum, and a warm second call that builds and writes nothing.
 
 The heavy node binaries (kubelet, containerd, ...) go through the same code; their build minutes
 are in docs/real-nodes.md.
@@ -16,6 +16,7 @@ __metaclass__ = type
 import hashlib
 import json
 import os
+import struct
 import subprocess
 
 import pytest
@@ -99,3 +100,64 @@ def test_the_bill_of_materials_names_each_binary_by_its_sha256_and_every_module_
     depends = dict((d["ref"], d.get("dependsOn", [])) for d in document["dependencies"])
     plugins_module = "pkg:golang/github.com/containernetworking/plugins@%s" % apps["bridge"]["version"]
     assert all(plugins_module in depends["binary:%s" % name] for name in PLUGINS)
+
+
+def _has_program_interpreter(path):
+    """Whether an ELF64 little-endian executable asks for a dynamic loader (a PT_INTERP program
+    header): a statically linked one does not."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:6] == b"\x7fELF\x02\x01", "not an ELF64 little-endian file"
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    return any(struct.unpack_from("<I", data, phoff + i * phentsize)[0] == 3 for i in range(phnum))
+
+
+def _kubernetes_module_dir():
+    """The management pin's k8s.io/kubernetes source, as the Go module cache holds it."""
+    proc = subprocess.run([build.find_go(), "mod", "download", "-json",
+                           "k8s.io/kubernetes@" + pins.KUBERNETES_MANAGEMENT_VERSION],
+                          cwd=SOURCE_DIR, stdout=subprocess.PIPE, check=True)
+    return json.loads(proc.stdout)["Dir"]
+
+
+@pytest.fixture(scope="module")
+def pause_cold_and_warm(tmp_path_factory):
+    cache = str(tmp_path_factory.mktemp("cache"))
+    version = pins.KUBERNETES_MANAGEMENT_VERSION
+    cold = node_binaries.ensure_node_binaries(SOURCE_DIR, local_command.runner(), version, names=["pause"],
+                                              cache_dir=cache, log=lambda msg: None)
+    stamps = (os.stat(cold["binaries"]["pause"]).st_mtime_ns, os.stat(cold["sbom"]).st_mtime_ns)
+    warm = node_binaries.ensure_node_binaries(SOURCE_DIR, local_command.runner(), version, names=["pause"],
+                                              cache_dir=cache, log=lambda msg: None)
+    return cache, cold, warm, stamps
+
+
+def test_pause_is_compiled_into_the_cache_and_reports_the_version_kubeadm_expects(pause_cold_and_warm):
+    cache, cold, _warm, _stamps = pause_cold_and_warm
+    path = cold["binaries"]["pause"]
+    assert cold["built"] == ["pause"] and path.startswith(os.path.join(cache, "embedded", "pause") + os.sep)
+    out = subprocess.run([path, "-v"], stdout=subprocess.PIPE, check=True).stdout.decode()
+    # The version kubeadm of the management pin names in its constants (read from the module).
+    kubernetes = _kubernetes_module_dir()
+    with open(os.path.join(kubernetes, "cmd", "kubeadm", "app", "constants", "constants.go"), "r",
+              encoding="utf-8") as f:
+        expected = node_binaries.kubeadm_image_versions(f.read())["pause"]
+    assert out == "pause.c v%s-%s\n" % (expected, pins.KUBERNETES_MANAGEMENT_VERSION)
+    assert not _has_program_interpreter(path)
+
+
+def test_pause_warm_call_writes_nothing_and_its_bill_of_materials_names_its_source(pause_cold_and_warm):
+    _cache, cold, warm, stamps = pause_cold_and_warm
+    assert warm["built"] == [] and not warm["sbom_written"] and warm["binaries"] == cold["binaries"]
+    assert (os.stat(warm["binaries"]["pause"]).st_mtime_ns, os.stat(warm["sbom"]).st_mtime_ns) == stamps
+    with open(cold["sbom"], "r", encoding="utf-8") as f:
+        text = f.read()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    pause = [c for c in json.loads(text)["components"] if c["name"] == "pause"][0]
+    properties = dict((p["name"], p["value"]) for p in pause["properties"])
+    with open(os.path.join(os.path.dirname(cold["binaries"]["pause"]), "build.json"), "r", encoding="utf-8") as f:
+        source = json.load(f)["source"]
+    kubernetes = _kubernetes_module_dir()
+    assert properties["scs.kaas:c:source:sha256"] == _sha256(os.path.join(kubernetes, source))
+    assert pause["hashes"] == [{"alg": "SHA-256", "content": _sha256(cold["binaries"]["pause"])}]

@@ -57,6 +57,17 @@ def variable(name, schema, required=False):
     return {"name": name, "required": required, "schema": {"openAPIV3Schema": schema}}
 
 
+def registry_mirrors_schema(description, extra_properties=None):
+    """The ``registryMirrors`` variable: containerd hosts.toml per upstream registry."""
+    properties = {
+        "registry": {"type": "string", "minLength": 1, "pattern": "^[a-zA-Z0-9.:_-]+$"},
+        "endpoints": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^https?://"}},
+    }
+    properties.update(extra_properties or {})
+    return {"type": "array", "description": description,
+            "items": {"type": "object", "required": ["registry", "endpoints"], "properties": properties}}
+
+
 def health_check():
     """Machine health check used for the control plane and the workers (Cluster API defaults)."""
     return {

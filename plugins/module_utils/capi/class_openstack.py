@@ -223,19 +223,7 @@ def openstack_variables(by_version=False):
         var("controlPlaneAvailabilityZones", {"type": "array", "items": dict(string),
                                               "description": "Nova availability zones of the control plane."}),
         var("sshKeyName", dict(string, description="Nova key pair injected into every server.")),
-        var("registryMirrors", {
-            "type": "array",
-            "description": "containerd registry mirrors (hosts.toml per registry).",
-            "items": {
-                "type": "object",
-                "required": ["registry", "endpoints"],
-                "properties": {
-                    "registry": {"type": "string", "minLength": 1, "pattern": "^[a-zA-Z0-9.:_-]+$"},
-                    "endpoints": {"type": "array", "minItems": 1,
-                                  "items": {"type": "string", "pattern": "^https?://"}},
-                },
-            },
-        }),
+        var("registryMirrors", common.registry_mirrors_schema("containerd registry mirrors (hosts.toml per registry).")),
         var("customCAs", {
             "type": "array",
             "description": "Additional CA certificates (PEM) trusted by the nodes and containerd.",

@@ -29,6 +29,7 @@ import re
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils.capi import class_common
 from ansible_collections.scs.kaas.plugins.module_utils.capi import class_dev
+from ansible_collections.scs.kaas.plugins.module_utils.capi import class_docker
 from ansible_collections.scs.kaas.plugins.module_utils.capi import class_openstack
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 
@@ -45,7 +46,7 @@ WORKER_CLASS = class_common.WORKER_CLASS
 # A shipped revision is never edited; add a new revision (builder) for any change.
 REVISIONS = {
     "inmemory": {1: class_dev.build_inmemory_v1},
-    "docker": {1: class_dev.build_docker_v1},
+    "docker": {1: class_dev.build_docker_v1, 2: class_docker.build_docker_v2},
     "openstack": {1: class_openstack.build_openstack_v1, 2: class_openstack.build_openstack_v2},
 }
 
@@ -57,7 +58,8 @@ REVISIONS = {
 CAPABILITIES = {
     "inmemory": {"ip_families": ("IPv4", "IPv6", "dual-stack"), "value_kinds": dict(class_common.VALUE_KINDS)},
     # CAPD nodes join the IPv4-only default docker network of the host.
-    "docker": {"ip_families": ("IPv4",), "value_kinds": dict(class_common.VALUE_KINDS)},
+    "docker": {"ip_families": ("IPv4",),
+               "value_kinds": dict(class_common.VALUE_KINDS, **class_docker.VALUE_KINDS)},
     "openstack": {"ip_families": ("IPv4",),
                   "value_kinds": dict(class_common.VALUE_KINDS, **class_openstack.VALUE_KINDS)},
 }

@@ -44,7 +44,7 @@ import time
 from ansible_collections.scs.kaas.plugins.module_utils import pins as _pins
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry as _registry
 from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache import (
-    _is_executable, _remove_stale_temp_dirs, cache_key, default_cache_dir)
+    _is_executable, _remove_stale_temp_dirs, cache_key, default_cache_dir, install_build)
 from ansible_collections.scs.kaas.plugins.module_utils.embedded.go_tool import (
     _read_info, _run, download_modules, find_go, go_env, go_toolchain, parse_go_mod_requires, wrapper_dir,
     wrapper_files)
@@ -135,6 +135,12 @@ EDITS = {
             1,
         ),
     ),
+    # flanneld registers every backend by a blank import in main.go. The Tencent Cloud VPC one
+    # needs github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc v1.3.188, whose source
+    # the module proxy refuses (403); it is of no use off Tencent Cloud, so it is left out.
+    "github.com/flannel-io/flannel": (
+        ("main.go", '\t_ "github.com/flannel-io/flannel/pkg/backend/tencentvpc"\n', "", 1),
+    ),
     # The in-memory backend's debug server (19000) and one listener per workload cluster
     # (20000 and up) are opened with net.Listen("tcp", ":<port>").
     "sigs.k8s.io/cluster-api/test": (
@@ -214,7 +220,9 @@ def ldflags_for(wrapper, stamp_info, specs=None):
     version = spec["version"]
     commit = (stamp_info.get("Origin") or {}).get("Hash")
     if spec.get("stamp_vars"):
-        values = {"version": version, "bare_version": version.lstrip("v"), "commit": commit or ""}
+        # short_commit: what `git describe --always` prints where no annotated tag names the commit.
+        values = {"version": version, "bare_version": version.lstrip("v"), "commit": commit or "",
+                  "short_commit": (commit or "")[:7]}
         for variable, value in spec["stamp_vars"]:
             flags.append("-X '%s=%s'" % (variable, values[value]))
         return " ".join(flags)
@@ -470,19 +478,10 @@ def _build_one(runner, go, name, step, work, env, toolchain, log):
                                                     step["package"]]
         _run(runner, argv, work, env, "go build %s" % name)
         took = round(time.time() - start, 2)
-        with open(os.path.join(tmp, "build.json"), "w", encoding="utf-8") as f:
-            json.dump({"component": name, "package": step["package"], "ldflags": step["ldflags"],
-                       "tags": step["tags"], "env": step["env"], "static_libraries": step["static_libraries"],
-                       "toolchain": toolchain, "edit_digest": step["edit_digest"], "build_seconds": took},
-                      f, indent=2, sort_keys=True)
-        os.chmod(tmp, 0o755)
-        if _is_executable(step["binary"]):
-            # A concurrent call finished the same key first: same inputs, keep it.
-            log("%s: %s appeared meanwhile, keeping it" % (name, step["binary"]))
-        else:
-            if os.path.isdir(step["dir"]):
-                shutil.rmtree(step["dir"])
-            os.rename(tmp, step["dir"])
+        install_build(tmp, step, {"component": name, "package": step["package"], "ldflags": step["ldflags"],
+                                  "tags": step["tags"], "env": step["env"],
+                                  "static_libraries": step["static_libraries"], "toolchain": toolchain,
+                                  "edit_digest": step["edit_digest"], "build_seconds": took}, name, log)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log("%s: built in %.1fs -> %s" % (name, took, step["binary"]))

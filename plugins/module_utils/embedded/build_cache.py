@@ -47,3 +47,18 @@ def _remove_stale_temp_dirs(parent, max_age=6 * 3600):
         path = os.path.join(parent, name)
         if name.startswith(".tmp-") and os.path.isdir(path) and now - os.stat(path).st_mtime > max_age:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def install_build(tmp, step, info, name, log):
+    """Write ``info`` as ``build.json`` into the finished build directory ``tmp`` and move it into
+    the cache as ``step["dir"]``; a concurrent call that finished the same key first wins (same
+    inputs, so its binary is kept)."""
+    with open(os.path.join(tmp, "build.json"), "w", encoding="utf-8") as f:
+        json.dump(info, f, indent=2, sort_keys=True)
+    os.chmod(tmp, 0o755)
+    if _is_executable(step["binary"]):
+        log("%s: %s appeared meanwhile, keeping it" % (name, step["binary"]))
+        return
+    if os.path.isdir(step["dir"]):
+        shutil.rmtree(step["dir"])
+    os.rename(tmp, step["dir"])

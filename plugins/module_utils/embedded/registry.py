@@ -82,7 +82,7 @@ class WrapperModule(object):
 
     ``stamp_packages`` get Kubernetes' variable names (gitVersion, ...); ``stamp_vars`` are other
     projects' ``(package.Variable, value)``, value one of ``version``, ``bare_version`` (no
-    leading v) and ``commit``. ``env`` (e.g. CGO_ENABLED), ``tags`` and ``extldflags`` change how
+    leading v), ``commit`` and ``short_commit`` (its first 7 hex digits). ``env`` (e.g. CGO_ENABLED), ``tags`` and ``extldflags`` change how
     its binaries are built; ``static_libraries`` are the Debian packages whose static libraries a
     cgo build links in (their versions are part of the cache key and the bill of materials)."""
 
@@ -353,6 +353,22 @@ def component_ports(name, ports):
 def webhook_ports(ports):
     """Manager component -> the port its webhook server listens on."""
     return dict((c.name, ports[c.webhook_port]) for c in REGISTRY if c.webhook_port)
+
+
+# Components that drive a Docker engine: the development provider's docker backend.
+DOCKER_HOST_COMPONENTS = ("capd-manager",)
+
+
+def validate_docker_host(value, var_name="docker_host"):
+    """``value`` (a DOCKER_HOST: ``unix:///path`` or ``tcp://host:port``), "" or None; else an error."""
+    if value in (None, ""):
+        return value
+    if not isinstance(value, str) or not (
+            (value.startswith("unix:///") and len(value) > len("unix:///")) or
+            (value.startswith("tcp://") and len(value) > len("tcp://"))):
+        raise EmbeddedError("%s: %r is not a Docker engine address; valid: unix:///path/to/docker.sock or "
+                            "tcp://host:port" % (var_name, value))
+    return value
 
 
 def environment(name, kubeconfig):

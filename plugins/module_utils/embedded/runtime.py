@@ -70,7 +70,8 @@ def from_params(params, log=None, runner=None):
     return EmbeddedCluster(params["state_dir"], binaries=params.get("binaries"),
                            module_dirs=params.get("module_dirs"), ports=params.get("ports") or None,
                            timeout_scale=params.get("timeout_scale") or 1.0, log=log, runner=runner,
-                           optional_providers=params.get("optional_providers"))
+                           optional_providers=params.get("optional_providers"),
+                           docker_host=params.get("docker_host"))
 
 
 class EmbeddedCluster(object):
@@ -85,7 +86,7 @@ class EmbeddedCluster(object):
     """
 
     def __init__(self, state_dir, binaries=None, module_dirs=None, ports=None, timeout_scale=1.0,
-                 log=None, kubectl=None, runner=None, optional_providers=None):
+                 log=None, kubectl=None, runner=None, optional_providers=None, docker_host=None):
         if not state_dir:
             raise EmbeddedError("state_dir: must be a directory path")
         self.state_dir = os.path.abspath(os.path.expanduser(state_dir))
@@ -96,6 +97,8 @@ class EmbeddedCluster(object):
         self._switches_given = optional_providers
         self.switches = validate_switches(optional_providers, "optional_providers")
         self.components = _registry.components(self.switches)
+        self._docker_host_given = docker_host
+        self.docker_host = _registry.validate_docker_host(docker_host) or None
         self.timeout_scale = float(timeout_scale)
         self.log = log or (lambda msg: None)
         self._kubectl = kubectl
@@ -133,6 +136,8 @@ class EmbeddedCluster(object):
         if self._switches_given is None and state.get("optional_providers"):
             self.switches = validate_switches(state["optional_providers"], "optional_providers")
             self.components = _registry.components(self.switches)
+        if self._docker_host_given is None:
+            self.docker_host = state.get("docker_host") or None
 
     def validate(self, binaries_var="binaries", module_dirs_var="module_dirs", files=True):
         """Check binaries and module dirs; ``files=False`` (check mode) only checks the keys."""
@@ -171,11 +176,21 @@ class EmbeddedCluster(object):
         layout = self.layout()
         return all(_probes.check(p, layout, USER_AGENT) for p in _registry.BY_NAME[name].probes)
 
+    def _docker_host_of(self, name):
+        """The engine a component drives (only the development provider), or None."""
+        return self.docker_host if name in _registry.DOCKER_HOST_COMPONENTS else None
+
+    def _stale(self, name, record):
+        return record.get("argv_live") != self._argv(name) or record.get("docker_host") != self._docker_host_of(name)
+
     def _start_process(self, name):
+        docker_host = self._docker_host_of(name)
+        env = _registry.environment(name, self.paths["kubeconfig"])
+        if docker_host:
+            env["DOCKER_HOST"] = docker_host
         try:
-            return self.processes.start(name, self._argv(name),
-                                        _registry.environment(name, self.paths["kubeconfig"]),
-                                        {"ports": dict(self.component_ports(name))})
+            return self.processes.start(name, self._argv(name), env,
+                                        {"ports": dict(self.component_ports(name)), "docker_host": docker_host})
         except EmbeddedError as exc:
             raise EmbeddedError(exc.message, self._diagnostics([name]))
 
@@ -293,7 +308,8 @@ class EmbeddedCluster(object):
         running = dict((n, self.running(n)) for n in ALL_COMPONENTS)
         # Running but switched off (optional_providers no longer names them): stopped.
         unwanted = [n for n in ALL_COMPONENTS if running[n] and n not in self.components]
-        stale = [n for n in self.components if running[n] and running[n].get("argv_live") != self._argv(n)]
+        # Stale: the binary or its flags changed, or the engine the development provider drives.
+        stale = [n for n in self.components if running[n] and self._stale(n, running[n])]
         to_start = [n for n in self.components if not running[n] or n in stale]
         if check_mode:
             _dummy, would_write = _pki.ensure_pki(self.pki["dir"], check_mode=True)
@@ -329,7 +345,7 @@ class EmbeddedCluster(object):
         changed |= write_if_changed(self.paths["kubeconfig"], _manifests.dump_yaml(kubeconfig), 0o600)
         changed |= write_if_changed(self.paths["audit_policy"], _manifests.dump_yaml(_manifests.audit_policy()), 0o600)
         state = {"binaries": self.binaries, "module_dirs": self.module_dirs, "ports": self.ports,
-                 "optional_providers": self.switches}
+                 "optional_providers": self.switches, "docker_host": self.docker_host}
         changed |= write_if_changed(self.paths["state"], json.dumps(state, indent=2, sort_keys=True) + "\n", 0o600)
         if self.binaries.get("kubectl"):
             # A stable path to the kubectl of this cluster's Kubernetes release, for operators.
@@ -397,4 +413,5 @@ class EmbeddedCluster(object):
             "api_server": "https://127.0.0.1:%d" % self.ports["kube_apiserver"],
             "components": components,
             "optional_providers": list(self.switches),
+            "docker_host": self.docker_host,
         }

@@ -78,7 +78,9 @@ NODE_BASE = {
     "packages": ["systemd", "systemd-sysv", "dbus", "iptables", "conntrack", "socat", "ethtool", "iproute2",
                  "kmod", "ca-certificates", "procps", "mount", "util-linux",
                  # the runtime wrapper of the nodes' containerd (runtime_wrapper.py) needs json
-                 "python3"],
+                 "python3",
+                 # kind's OCI hook (mount-product-files.sh) edits the container's config.json with jq
+                 "jq"],
     "files": dict(("/etc/systemd/system/%s" % unit, {"symlink": "/dev/null"}) for unit in _NODE_MASKED_UNITS),
     # kind's node contract: systemd is PID 1 and stops on SIGRTMIN+3; container=docker tells systemd.
     "changes": ['CMD ["/sbin/init"]', "ENV container=docker"],

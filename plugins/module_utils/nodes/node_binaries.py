@@ -5,9 +5,10 @@
 built from pinned Go modules with a bill of materials.
 
 One set per version of ``pins.NODE_KUBERNETES_VERSIONS``: kubelet, kubeadm, kubectl,
-kube-apiserver, kube-controller-manager, kube-scheduler and kube-proxy of that version, and the
+kube-apiserver, kube-controller-manager, kube-scheduler and kube-proxy of that version, the
+CoreDNS and pause its kubeadm deploys (pause is compiled from C: ``c_binaries.py``), and the
 node's runtime (containerd with its runc shim and ctr, runc, crictl, the CNI plugins a kind-style
-node uses). Each binary is a :class:`~..embedded.registry.Binary` built by the embedded build
+node uses, flanneld). Each binary is a :class:`~..embedded.registry.Binary` built by the embedded build
 (``embedded/build.py``: same wrapper modules under ``roles/management_cluster/files/embedded/go/``,
 same content-keyed cache), so the management pin's kube-apiserver, kube-controller-manager and
 kubectl are the very binaries the embedded management cluster runs.
@@ -23,14 +24,18 @@ __metaclass__ = type
 import hashlib
 import json
 import os
+import re
 import tempfile
+import time
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins as _pins
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import build as _build
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry as _registry
-from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache import default_cache_dir
-from ansible_collections.scs.kaas.plugins.module_utils.embedded.go_tool import _run, find_go, go_env
+from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache import _is_executable, default_cache_dir
+from ansible_collections.scs.kaas.plugins.module_utils.embedded.go_tool import (
+    _run, download_modules, find_go, go_env, wrapper_dir)
 from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError
+from ansible_collections.scs.kaas.plugins.module_utils.nodes import c_binaries as _c_binaries
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import sbom as _sbom
 
 Binary = _registry.Binary
@@ -52,6 +57,8 @@ KUBERNETES_WRAPPERS = {
 
 _CONTAINERD = "github.com/containerd/containerd/v2"
 _CNI = "github.com/containernetworking/plugins"
+_COREDNS = "github.com/coredns/coredns"
+_FLANNEL = "github.com/flannel-io/flannel"
 # The node's runtime, the same for every Kubernetes version of NODE_KUBERNETES_VERSIONS.
 RUNTIME = (
     Binary("containerd", "containerd", _CONTAINERD + "/cmd/containerd", _pins.CONTAINERD_VERSION),
@@ -65,7 +72,15 @@ RUNTIME = (
     Binary("loopback", "cni-plugins", _CNI + "/plugins/main/loopback", _pins.CNI_PLUGINS_VERSION),
     Binary("portmap", "cni-plugins", _CNI + "/plugins/meta/portmap", _pins.CNI_PLUGINS_VERSION),
     Binary("ptp", "cni-plugins", _CNI + "/plugins/main/ptp", _pins.CNI_PLUGINS_VERSION),
+    # kubeadm's etcd static pod runs upstream's etcd command, not the embedded cluster's wrapper.
+    Binary("etcd-server", "etcd-node", "go.etcd.io/etcd/server/v3", _pins.ETCD_VERSION),
+    # The baseline CNI's daemon (its pod network config is rendered for the bridge plugin above).
+    Binary("flanneld", "flannel", _FLANNEL, _pins.FLANNEL_VERSION),
 )
+
+# CoreDNS at the version kubeadm of each node version deploys: one wrapper module per CoreDNS
+# release (its own dependency versions), like the Kubernetes wrappers.
+COREDNS_WRAPPERS = {"v1.36.5": "coredns", "v1.35.4": "coredns-1.13"}
 
 # How the runtime's wrapper modules are stamped and built: static binaries as upstream releases
 # them (CGO_ENABLED=0), except runc, which needs cgo for seccomp and links libseccomp (and glibc)
@@ -84,6 +99,23 @@ NODE_WRAPPER_MODULES = {
         ("sigs.k8s.io/cri-tools/pkg/version.Version", "bare_version"),), env=_STATIC),
     "cni-plugins": WrapperModule(_CNI, stamp_vars=(
         (_CNI + "/pkg/utils/buildversion.BuildVersion", "version"),), env=_STATIC),
+    "etcd-node": WrapperModule("go.etcd.io/etcd/server/v3", stamp_vars=(
+        ("go.etcd.io/etcd/api/v3/version.GitSHA", "commit"),), env=_STATIC),
+    # CoreDNS as its Makefile builds it: CGO_ENABLED=0, GitCommit stamped with `git describe
+    # --always` (the short commit: its release tags are not annotated), tags GOTAGS (grpcnotrace
+    # since v1.14; none before).
+    "coredns": WrapperModule(_COREDNS, stamp_vars=((_COREDNS + "/coremain.GitCommit", "short_commit"),),
+                             env=_STATIC, tags=("grpcnotrace",)),
+    "coredns-1.13": WrapperModule(_COREDNS, stamp_vars=((_COREDNS + "/coremain.GitCommit", "short_commit"),),
+                                  env=_STATIC),
+    # flanneld as its Makefile builds it on amd64: cgo on (the UDP backend's C proxy), linked
+    # statically, pkg/version.Version stamped. Upstream links musl (Alpine); here Debian's glibc,
+    # so the netgo and osusergo tags keep name lookups in Go (a static glibc cannot load NSS
+    # modules safely), as runc does. The edit step leaves the Tencent Cloud VPC backend out
+    # (build.EDITS).
+    "flannel": WrapperModule(_FLANNEL, stamp_vars=((_FLANNEL + "/pkg/version.Version", "version"),),
+                             env={"CGO_ENABLED": "1"}, tags=("netgo", "osusergo"), extldflags="-static",
+                             static_libraries=("libc6-dev",), edits=(_FLANNEL,)),
 }
 
 RUNTIME_NAMES = tuple(b.name for b in RUNTIME)
@@ -103,6 +135,8 @@ def records(version, names=None):
     validate_version(version)
     wrappers = KUBERNETES_WRAPPERS[version]
     full = [Binary(c, wrappers[c], "k8s.io/kubernetes/cmd/" + c, version) for c in KUBERNETES_COMMANDS]
+    full.append(Binary("coredns", COREDNS_WRAPPERS[version], _COREDNS, _pins.COREDNS_VERSIONS[version]))
+    full.append(_c_binaries.pause(version, _pins.PAUSE_VERSIONS[version]))
     full += list(RUNTIME)
     valid = [b.name for b in full]
     unknown = sorted(set(names or ()) - set(valid))
@@ -134,15 +168,22 @@ def bom_path(cache_dir, version, binaries):
     return os.path.join(cache_dir, "nodes", "binaries", "%s-%s" % (version, key), "sbom.cdx.json")
 
 
+def _bom_entry(runner, go, name, binary):
+    entry = {"name": name, "sha256": _sha256(binary)}
+    c_build = _c_binaries.read_build_info(binary)
+    if c_build:
+        entry.update(c_build=c_build, static_libraries=c_build["static_libraries"])
+    else:
+        entry.update(build_info=_run(runner, [go, "version", "-m", binary], None, go_env(), "go version -m %s" % name),
+                     static_libraries=_static_libraries(binary))
+    return entry
+
+
 def write_bom(runner, version, binaries, path):
-    """Read each binary's build information (``go version -m``) and sha256 and write the set's
-    CycloneDX document to ``path`` (atomically)."""
+    """Read each binary's build information (``go version -m``, or the ``build.json`` of a C
+    build) and sha256 and write the set's CycloneDX document to ``path`` (atomically)."""
     go = find_go()
-    entries = []
-    for name in sorted(binaries):
-        info = _run(runner, [go, "version", "-m", binaries[name]], None, go_env(), "go version -m %s" % name)
-        entries.append({"name": name, "sha256": _sha256(binaries[name]), "build_info": info,
-                        "static_libraries": _static_libraries(binaries[name])})
+    entries = [_bom_entry(runner, go, name, binaries[name]) for name in sorted(binaries)]
     document = _sbom.bom("scs-kaas-node-binaries", version, entries)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
@@ -154,6 +195,48 @@ def write_bom(runner, version, binaries, path):
     return document
 
 
+def kubeadm_image_versions(constants_go):
+    """``{"coredns": ..., "pause": ...}``: the CoreDNSVersion and PauseVersion constants of a
+    kubeadm ``cmd/kubeadm/app/constants/constants.go`` text; BuildError when one is missing."""
+    found = dict((name, re.search(r'^\s*%s\s*=\s*"([^"]+)"' % constant, constants_go, re.M))
+                 for name, constant in (("coredns", "CoreDNSVersion"), ("pause", "PauseVersion")))
+    missing = sorted(name for name, match in found.items() if not match)
+    if missing:
+        raise BuildError("kubeadm constants: no version of %s found" % ", ".join(missing))
+    return dict((name, match.group(1)) for name, match in found.items())
+
+
+def _check_kubeadm_pins(version, kubernetes_dir):
+    """The CoreDNS and pause pins of ``version`` are what its kubeadm deploys (else BuildError)."""
+    with open(os.path.join(kubernetes_dir, "cmd", "kubeadm", "app", "constants", "constants.go"), "r",
+              encoding="utf-8") as f:
+        expected = kubeadm_image_versions(f.read())
+    pinned = {"coredns": _pins.COREDNS_VERSIONS[version], "pause": _pins.PAUSE_VERSIONS[version]}
+    if pinned != expected:
+        raise BuildError("pins.py: kubeadm %s deploys CoreDNS %s and pause %s, the pins say %s and %s"
+                         % (version, expected["coredns"], expected["pause"], pinned["coredns"], pinned["pause"]))
+
+
+def _kubernetes_module(source_dir, runner, version):
+    """``go mod download -json`` information of the set's k8s.io/kubernetes (verified by the go.sum
+    of the wrapper that builds kubeadm)."""
+    wdir = wrapper_dir(source_dir, KUBERNETES_WRAPPERS[version]["kubeadm"])
+    return download_modules(runner, find_go(), wdir, ["k8s.io/kubernetes"], go_env())["k8s.io/kubernetes"]
+
+
+def _ensure_c_binaries(runner, records_c, kubernetes, cache_dir, log, check_mode, result):
+    """Build (or find) the C binaries ``records_c`` (sources in the ``kubernetes`` module) and
+    merge them into ``result``."""
+    tools = _c_binaries.toolchain(runner) if records_c else None
+    for record in records_c:
+        step = _c_binaries.plan(record, kubernetes, cache_dir, tools)
+        result["binaries"][record.name] = step["binary"]
+        if not _is_executable(step["binary"]):
+            if not check_mode:
+                result["timings"].setdefault("build", {})[record.name] = _c_binaries.build(runner, step, log)
+            result["built"].append(record.name)
+
+
 def ensure_node_binaries(source_dir, runner, version, names=None, cache_dir=None, log=_build._stderr_log,
                          check_mode=False):
     """Make sure the node set of Kubernetes ``version`` (or its binaries ``names``) is in the cache
@@ -163,9 +246,23 @@ def ensure_node_binaries(source_dir, runner, version, names=None, cache_dir=None
     ``sbom_written`` (False when it was there already, or in check mode).
     """
     wanted = records(version, names)
+    go_records = dict((n, r) for n, r in wanted.items() if isinstance(r, Binary))
+    c_records = [r for r in wanted.values() if not isinstance(r, Binary)]
     cache_dir = os.path.abspath(cache_dir or default_cache_dir())
-    result = _build.build_set(source_dir, runner, wanted, modules=NODE_WRAPPER_MODULES, cache_dir=cache_dir,
-                              log=log, check_mode=check_mode)
+    kubernetes, start = None, time.time()
+    if c_records or "coredns" in wanted:
+        # Before anything is built: the pins must be what this kubeadm deploys.
+        kubernetes = _kubernetes_module(source_dir, runner, version)
+        _check_kubeadm_pins(version, kubernetes["Dir"])
+    took = round(time.time() - start, 2)
+    if go_records:
+        result = _build.build_set(source_dir, runner, go_records, modules=NODE_WRAPPER_MODULES,
+                                  cache_dir=cache_dir, log=log, check_mode=check_mode)
+    else:
+        result = {"binaries": {}, "module_dirs": {}, "timings": {}, "built": [], "patched_sources": {}}
+    if kubernetes:
+        result["timings"].setdefault("resolve", {})["kubeadm constants"] = took
+    _ensure_c_binaries(runner, c_records, kubernetes, cache_dir, log, check_mode, result)
     path = bom_path(cache_dir, version, result["binaries"])
     result["sbom"], result["sbom_written"] = path, False
     if not check_mode and not os.path.isfile(path):

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
-"""Bills of materials (CycloneDX 1.6 JSON) of built Go binaries: pure functions, no I/O.
+"""Bills of materials (CycloneDX 1.6 JSON) of built Go (and C) binaries: pure functions, no I/O.
 
 The input per binary is what the binary says about itself, the build information Go embeds
 (``go version -m`` prints it: the main package, every module compiled in with its version and
@@ -9,7 +9,9 @@ go.sum hash, replacements, build settings), its sha256 and the Debian packages a
 linked in statically. :func:`bom` makes one document for a set of binaries: the set is the
 metadata component, each binary an application component, every Go module (once, however many
 binaries use it), the Go standard library and each static library a library component, and the
-dependency graph says which binary contains which.
+dependency graph says which binary contains which. A binary compiled from C (pause) carries no
+build information; its build record stands in: the source file and its sha256, the Go module and
+version it comes from, the flags, the compiler and the Debian versions of the build tools.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -61,10 +63,10 @@ def parse_build_info(text):
                 info["main"] = module
             elif kind == "dep":
                 info["deps"].append(module)
-            elif not info["deps"]:
+            elif not (info["deps"] or info["main"]):
                 raise BuildInfoError("replacement %r without a module before it" % line)
             else:
-                info["deps"][-1]["replaced_by"] = module
+                (info["deps"] or [info["main"]])[-1]["replaced_by"] = module
         elif kind == "build":
             key, _sep, value = rest[0].partition("=")
             info["settings"][key] = value
@@ -104,9 +106,16 @@ def _prop(name, value):
     return {"name": PROPERTY_PREFIX + name, "value": value}
 
 
+def _edited(dep):
+    """Replaced by a local directory: the build's edited copy of the release (``build.EDITS``),
+    whose cache path says nothing to a reader of the document."""
+    return bool(dep["replaced_by"]) and dep["replaced_by"]["path"].startswith(("/", "./", "../"))
+
+
 def _effective(dep):
-    """The module actually compiled in (the replacement, when there is one)."""
-    return dep["replaced_by"] or dep
+    """The module actually compiled in (the replacement, when there is one; the release itself
+    when the replacement is its edited copy)."""
+    return dep if _edited(dep) else (dep["replaced_by"] or dep)
 
 
 def _module_component(dep):
@@ -121,7 +130,9 @@ def _module_component(dep):
     properties = []
     if module["sum"]:
         properties.append(_prop("go.sum", module["sum"]))
-    if dep["replaced_by"]:
+    if _edited(dep):
+        properties.append(_prop("go:edited", "compiled from a copy of this release changed by the build's edit step"))
+    elif dep["replaced_by"]:
         properties.append(_prop("go:replaces", "%s %s" % (dep["path"], dep["version"])))
     if properties:
         component["properties"] = properties
@@ -152,31 +163,59 @@ def _binary_component(entry, info):
     return component
 
 
+def _c_binary_component(entry):
+    """A binary compiled from one C file of a Go module (``entry["c_build"]``: ``module``,
+    ``module_version``, ``module_sum``, ``source``, ``source_sha256``, ``cflags``, ``compiler``,
+    ``build_tools`` ``{Debian package: version}``) and the module component it comes from."""
+    c = entry["c_build"]
+    subpath = c["source"].rsplit("/", 1)[0] if "/" in c["source"] else None
+    component = {"type": "application", "bom-ref": "binary:" + entry["name"], "name": entry["name"],
+                 "version": c["module_version"], "purl": golang_purl(c["module"], c["module_version"], subpath),
+                 "hashes": [{"alg": "SHA-256", "content": entry["sha256"]}],
+                 "properties": [_prop("c:source", c["source"]), _prop("c:source:sha256", c["source_sha256"]),
+                                _prop("c:compiler", c["compiler"]), _prop("c:flags", " ".join(c["cflags"]))]
+                 + [_prop("c:build-tool:" + package, package_version)
+                    for package, package_version in sorted((c.get("build_tools") or {}).items())]}
+    module = _module_component({"path": c["module"], "version": c["module_version"], "sum": c.get("module_sum"),
+                                "replaced_by": None})
+    return component, module
+
+
+def _go_binary(entry, libraries):
+    """The component of a Go binary and the refs of what it contains (added to ``libraries``)."""
+    info = parse_build_info(entry["build_info"])
+    refs = []
+    for dep in [info["main"]] + info["deps"]:
+        module = _module_component(dep)
+        libraries.setdefault(module["bom-ref"], module)
+        refs.append(module["bom-ref"])
+    std = {"type": "library", "bom-ref": golang_purl("std", info["go"]), "name": "std", "version": info["go"],
+           "purl": golang_purl("std", info["go"]), "description": "the Go standard library and runtime"}
+    libraries.setdefault(std["bom-ref"], std)
+    refs.append(std["bom-ref"])
+    return _binary_component(entry, info), refs, info["settings"].get("GOARCH", "amd64")
+
+
 def bom(name, version, entries):
     """CycloneDX document (a dict) of the set ``name`` ``version`` made of ``entries``: dicts with
-    ``name``, ``sha256`` (hex), ``build_info`` (``go version -m`` text) and ``static_libraries``
-    (``{Debian package: version}`` linked in by a cgo build; may be absent)."""
+    ``name``, ``sha256`` (hex), ``build_info`` (``go version -m`` text) or, for a binary compiled
+    from C, ``c_build`` (see :func:`_c_binary_component`), and ``static_libraries``
+    (``{Debian package: version}`` linked in statically; may be absent)."""
     set_ref = "set:%s@%s" % (name, version)
     components, dependencies, libraries = [], [], {}
     for entry in sorted(entries, key=lambda e: e["name"]):
-        info = parse_build_info(entry["build_info"])
-        binary = _binary_component(entry, info)
-        components.append(binary)
-        refs = []
-        for dep in [info["main"]] + info["deps"]:
-            module = _module_component(dep)
+        if entry.get("c_build"):
+            binary, module = _c_binary_component(entry)
             libraries.setdefault(module["bom-ref"], module)
-            refs.append(module["bom-ref"])
-        std = {"type": "library", "bom-ref": golang_purl("std", info["go"]), "name": "std", "version": info["go"],
-               "purl": golang_purl("std", info["go"]), "description": "the Go standard library and runtime"}
-        libraries.setdefault(std["bom-ref"], std)
-        refs.append(std["bom-ref"])
-        arch = info["settings"].get("GOARCH", "amd64")
+            refs, arch = [module["bom-ref"]], entry["c_build"].get("arch", "amd64")
+        else:
+            binary, refs, arch = _go_binary(entry, libraries)
+        components.append(binary)
         for package, package_version in sorted((entry.get("static_libraries") or {}).items()):
             ref = deb_purl(package, package_version, arch)
             libraries.setdefault(ref, {"type": "library", "bom-ref": ref, "name": package,
                                        "version": package_version, "purl": ref,
-                                       "properties": [_prop("linked", "statically (cgo)")]})
+                                       "properties": [_prop("linked", "statically")]})
             refs.append(ref)
         dependencies.append({"ref": binary["bom-ref"], "dependsOn": sorted(set(refs))})
     components.extend(libraries[ref] for ref in sorted(libraries))

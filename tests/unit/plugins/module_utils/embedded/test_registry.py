@@ -129,3 +129,20 @@ def test_argv_and_environment_come_from_the_record():
         "--name=embedded", "--data-dir=/s/etcd", "--client-port=16379"]
     assert registry.environment("capd-manager", "/s/kubeconfig")["POD_IP"] == "127.0.0.1"
     assert "POD_IP" not in registry.environment("capi-manager", "/s/kubeconfig")
+
+
+@pytest.mark.parametrize("value", ["/run/docker.sock", "unix://", "http://127.0.0.1:2375", 7, "tcp://"])
+def test_a_docker_host_that_is_no_engine_address_is_refused_by_name(value):
+    with pytest.raises(EmbeddedError) as exc:
+        registry.validate_docker_host(value, "management_cluster_embedded_docker_host")
+    assert "management_cluster_embedded_docker_host" in exc.value.message and "unix:///" in exc.value.message
+
+
+@pytest.mark.parametrize("value", [None, "", "unix:///s/e/docker.sock", "tcp://10.0.0.5:2376"])
+def test_engine_addresses_and_none_pass(value):
+    assert registry.validate_docker_host(value) == value
+
+
+def test_only_the_development_provider_drives_an_engine():
+    assert registry.DOCKER_HOST_COMPONENTS == ("capd-manager",)
+    assert set(registry.DOCKER_HOST_COMPONENTS) <= set(registry.BY_NAME)

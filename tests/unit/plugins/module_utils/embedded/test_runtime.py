@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 import pytest
 
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
@@ -61,3 +63,19 @@ def test_a_component_that_dies_fails_the_wait_at_once_with_its_name(tmp_path):
     finally:
         cluster.stop()
     assert not cluster.running("kube-apiserver")
+
+
+def test_the_engine_of_the_last_start_is_kept_unless_given(tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"docker_host": "unix:///e/docker.sock"}))
+    kept = runtime.EmbeddedCluster(str(tmp_path))
+    kept._fill_from_state()
+    assert kept.docker_host == "unix:///e/docker.sock"
+    cleared = runtime.EmbeddedCluster(str(tmp_path), docker_host="")
+    cleared._fill_from_state()
+    assert cleared.docker_host is None
+    assert cleared._docker_host_of("capd-manager") is None
+    other = runtime.EmbeddedCluster(str(tmp_path), docker_host="tcp://10.0.0.5:2376")
+    other._fill_from_state()
+    assert other._docker_host_of("capd-manager") == "tcp://10.0.0.5:2376"
+    assert other._docker_host_of("kube-apiserver") is None

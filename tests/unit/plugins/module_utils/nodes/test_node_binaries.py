@@ -16,7 +16,7 @@ import pytest
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import build, registry
 from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError
-from ansible_collections.scs.kaas.plugins.module_utils.nodes import node_binaries
+from ansible_collections.scs.kaas.plugins.module_utils.nodes import c_binaries, node_binaries
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", ".."))
 GO_DIR = os.path.join(REPO, "roles", "management_cluster", "files", "embedded", "go")
@@ -24,7 +24,9 @@ TOOLCHAIN = {"GOVERSION": "go1.26.8", "GOOS": "linux", "GOARCH": "amd64", "CGO_E
 
 # Upstream module per runtime wrapper (the module whose release each wrapper builds).
 RUNTIME_MODULES = {"containerd": "github.com/containerd/containerd/v2", "runc": "github.com/opencontainers/runc",
-                   "cri-tools": "sigs.k8s.io/cri-tools", "cni-plugins": "github.com/containernetworking/plugins"}
+                   "cri-tools": "sigs.k8s.io/cri-tools", "cni-plugins": "github.com/containernetworking/plugins",
+                   "coredns": "github.com/coredns/coredns", "coredns-1.13": "github.com/coredns/coredns",
+                   "flannel": "github.com/flannel-io/flannel", "etcd-node": "go.etcd.io/etcd/server/v3"}
 
 
 def _go_mod(wrapper):
@@ -37,8 +39,9 @@ def _requires(wrapper):
 
 
 def _all_records():
+    """The Go binaries of every set (pause is compiled from C)."""
     return [(version, record) for version in pins.NODE_KUBERNETES_VERSIONS
-            for record in node_binaries.records(version).values()]
+            for record in node_binaries.records(version).values() if isinstance(record, registry.Binary)]
 
 
 def test_node_versions_are_workload_versions_one_minor_apart_one_of_them_the_management_pin():
@@ -54,7 +57,8 @@ def test_a_set_has_the_kubernetes_commands_of_its_version_and_the_runtime(versio
     records = node_binaries.records(version)
     assert sorted(records) == sorted(["kubelet", "kubeadm", "kubectl", "kube-apiserver", "kube-controller-manager",
                                       "kube-scheduler", "kube-proxy", "containerd", "containerd-shim-runc-v2", "ctr",
-                                      "runc", "crictl", "bridge", "host-local", "loopback", "portmap", "ptp"])
+                                      "runc", "crictl", "bridge", "host-local", "loopback", "portmap", "ptp",
+                                      "coredns", "pause", "flanneld", "etcd-server"])
     for name in ("kubelet", "kubeadm", "kubectl", "kube-proxy"):
         # The code comes from go.mod: the wrapper must build this version's k8s.io/kubernetes.
         assert _requires(records[name].wrapper)["k8s.io/kubernetes"] == version, name
@@ -98,7 +102,7 @@ def test_the_other_minor_maps_its_staging_modules_to_its_own_release():
 
 
 @pytest.mark.parametrize("wrapper", ["kubernetes-node", "kubernetes-1.35", "containerd", "runc", "cri-tools",
-                                     "cni-plugins"])
+                                     "cni-plugins", "coredns", "coredns-1.13", "flannel"])
 def test_wrapper_go_sum_pins_every_required_module(wrapper):
     text = _go_mod(wrapper)
     replaces = dict((old, (new, version)) for old, new, version in
@@ -121,7 +125,7 @@ def test_unknown_versions_and_binaries_are_refused_naming_the_valid_ones():
 
 
 def _ldflags(version, name, commit="0123abc"):
-    records = node_binaries.records(version)
+    records = dict((n, r) for n, r in node_binaries.records(version).items() if isinstance(r, registry.Binary))
     specs = build.wrappers(records, node_binaries.NODE_WRAPPER_MODULES)
     return build.ldflags_for(records[name].wrapper, {"Origin": {"Hash": commit}}, specs), specs
 
@@ -172,3 +176,71 @@ def test_the_bill_of_materials_is_named_after_the_binaries_it_describes():
 def test_registry_wrapper_modules_are_not_redefined_by_the_node_sets():
     # A node wrapper with the name of an embedded one would silently change that one's binaries.
     assert not set(node_binaries.NODE_WRAPPER_MODULES) & set(registry.WRAPPER_MODULES)
+
+
+def test_each_set_builds_the_coredns_its_kubeadm_deploys_from_its_own_wrapper():
+    wrappers = set()
+    for version in pins.NODE_KUBERNETES_VERSIONS:
+        coredns = node_binaries.records(version)["coredns"]
+        # go.mod, not the pin, says which CoreDNS a wrapper builds.
+        assert _requires(coredns.wrapper)["github.com/coredns/coredns"] == pins.COREDNS_VERSIONS[version]
+        wrappers.add(coredns.wrapper)
+    assert len(wrappers) == len(pins.NODE_KUBERNETES_VERSIONS)
+
+
+def test_coredns_and_flanneld_are_stamped_and_built_as_their_makefiles_do():
+    version = pins.KUBERNETES_MANAGEMENT_VERSION
+    flags, specs = _ldflags(version, "coredns", commit="dd1df4f5db93767a44e37638df44969503b320d2")
+    # `git describe --always` at a lightweight tag: the 7-digit commit.
+    assert "-X 'github.com/coredns/coredns/coremain.GitCommit=dd1df4f'" in flags
+    assert specs["coredns"]["env"] == {"CGO_ENABLED": "0"} and specs["coredns"]["tags"] == ("grpcnotrace",)
+    assert node_binaries.NODE_WRAPPER_MODULES["coredns-1.13"].tags == ()
+    flags, specs = _ldflags(version, "flanneld")
+    flannel = _requires("flannel")[RUNTIME_MODULES["flannel"]]
+    assert "-X 'github.com/flannel-io/flannel/pkg/version.Version=%s'" % flannel in flags
+    assert "-linkmode external -extldflags '-static'" in flags
+    assert specs["flannel"]["env"] == {"CGO_ENABLED": "1"} and specs["flannel"]["static_libraries"] == ("libc6-dev",)
+
+
+def test_the_flannel_edit_drops_only_the_tencent_cloud_backend(tmp_path):
+    imports = "".join('\t_ "github.com/flannel-io/flannel/pkg/backend/%s"\n' % b
+                      for b in ("ipsec", "tencentvpc", "udp", "vxlan"))
+    (tmp_path / "main.go").write_text("import (\n" + imports + ")\n")
+    assert build.apply_edits(str(tmp_path), build.EDITS["github.com/flannel-io/flannel"]) == ["main.go"]
+    text = (tmp_path / "main.go").read_text()
+    assert "tencentvpc" not in text and all('backend/%s"' % b in text for b in ("ipsec", "udp", "vxlan"))
+
+
+# Go source is indented with tabs, as in kubeadm's constants.go.
+CONSTANTS_GO = (
+    "\nconst (\n"
+    "\t// CoreDNSVersion is the version of CoreDNS to be deployed if it is used\n"
+    '\tCoreDNSVersion = "v1.14.2"\n'
+    ")\nconst (\n"
+    "\t// PauseVersion indicates the default pause image version for kubeadm\n"
+    '\tPauseVersion = "3.10.2"\n'
+    ")\n")
+
+
+def test_kubeadm_image_versions_are_read_from_its_constants():
+    assert node_binaries.kubeadm_image_versions(CONSTANTS_GO) == {"coredns": "v1.14.2", "pause": "3.10.2"}
+    with pytest.raises(BuildError) as exc:
+        node_binaries.kubeadm_image_versions(CONSTANTS_GO.replace("PauseVersion", "SandboxVersion"))
+    assert "pause" in str(exc.value)
+
+
+def test_pause_is_compiled_with_the_flags_of_kubernetes_build_pause_makefile():
+    for version in pins.NODE_KUBERNETES_VERSIONS:
+        pause = node_binaries.records(version)["pause"]
+        assert (pause.module, pause.pin, pause.source) == ("k8s.io/kubernetes", version, "build/pause/linux/pause.c")
+        assert pause.cflags[:4] == ("-Os", "-Wall", "-Werror", "-static")
+        assert pause.cflags[4] == "-DVERSION=v%s-%s" % (pause.version, version)
+
+
+def test_the_c_cache_key_changes_with_every_input():
+    base = ("a" * 64, ("-Os", "-static"), "gcc (Debian 12.2.0-14) 12.2.0", {"libc6-dev": "2.36-9", "arch": "amd64"})
+    variants = [base, ("b" * 64,) + base[1:], (base[0], ("-O2", "-static")) + base[2:],
+                base[:2] + ("gcc (Debian 12.2.0-15) 12.2.0", base[3]),
+                base[:3] + ({"libc6-dev": "2.36-10", "arch": "amd64"},)]
+    keys = [c_binaries.c_cache_key(*v) for v in variants]
+    assert len(set(keys)) == len(keys) and c_binaries.c_cache_key(*base) == keys[0]

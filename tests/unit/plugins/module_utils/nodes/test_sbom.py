@@ -76,7 +76,7 @@ def test_parse_build_info_reads_main_module_dependencies_replacements_and_settin
 
 @pytest.mark.parametrize("text", ["", "hello world\n", "/x: go1.26.8\n\tdep\ta\tv1\n",
                                   "/x: go1.26.8\n\tpath\tp\n\tmod\tm\tv1\n\tweird\tline\n",
-                                  "/x: go1.26.8\n\tpath\tp\n\tmod\tm\tv1\n\t=>\tr\tv2\n"])
+                                  "/x: go1.26.8\n\tpath\tp\n\t=>\tr\tv2\n\tmod\tm\tv1\n"])
 def test_parse_build_info_refuses_other_text(text):
     with pytest.raises(sbom.BuildInfoError):
         sbom.parse_build_info(text)
@@ -171,3 +171,54 @@ def test_the_document_depends_only_on_its_content():
     changed = _entries()
     changed[1]["sha256"] = "c" * 64
     assert sbom.bom("node-binaries", "v1.36.5", changed)["serialNumber"] != first["serialNumber"]
+
+
+PAUSE = {"name": "pause", "sha256": "c" * 64, "static_libraries": {"libc6-dev": "2.36-9+deb12u14"},
+         "c_build": {"language": "c", "module": "k8s.io/kubernetes", "module_version": "v1.36.5",
+                     "module_sum": "h1:bLFTShnoNlRCkuYqoSIwgU7Ozf47DsOAiwOekTHpZJw=",
+                     "source": "build/pause/linux/pause.c", "source_sha256": "d" * 64, "arch": "amd64",
+                     "cflags": ["-Os", "-Wall", "-Werror", "-static", "-DVERSION=v3.10.2-v1.36.5"],
+                     "compiler": "gcc (Debian 12.2.0-14+deb12u1) 12.2.0",
+                     "build_tools": {"gcc-12": "12.2.0-14+deb12u1", "binutils": "2.40-2"}}}
+
+
+def test_a_binary_compiled_from_c_names_its_source_module_compiler_and_static_libc():
+    document = sbom.bom("node-binaries", "v1.36.5", _entries() + [PAUSE])
+    assert _validate(document) is None
+    by_ref = dict((c["bom-ref"], c) for c in document["components"])
+    pause = by_ref["binary:pause"]
+    assert pause["purl"] == "pkg:golang/k8s.io/kubernetes@v1.36.5#build/pause/linux"
+    assert pause["hashes"] == [{"alg": "SHA-256", "content": "c" * 64}]
+    properties = dict((p["name"], p["value"]) for p in pause["properties"])
+    assert properties["scs.kaas:c:source:sha256"] == "d" * 64
+    assert properties["scs.kaas:c:flags"] == "-Os -Wall -Werror -static -DVERSION=v3.10.2-v1.36.5"
+    assert properties["scs.kaas:c:build-tool:gcc-12"] == "12.2.0-14+deb12u1"
+    depends = dict((d["ref"], d.get("dependsOn", [])) for d in document["dependencies"])
+    libc = "pkg:deb/debian/libc6-dev@2.36-9%2Bdeb12u14?arch=amd64"
+    kubernetes = "pkg:golang/k8s.io/kubernetes@v1.36.5"
+    assert depends["binary:pause"] == sorted([libc, kubernetes])
+    # The module is the one kubelet is built from (listed once, with the go.sum hash of both).
+    assert kubernetes in depends["binary:kubelet"]
+    assert [c["bom-ref"] for c in document["components"]].count(kubernetes) == 1
+    assert dict((p["name"], p["value"]) for p in by_ref[libc]["properties"])["scs.kaas:linked"] == "statically"
+    assert "binary:pause" in depends["set:node-binaries@v1.36.5"]
+
+
+FLANNELD = (
+    "/cache/embedded/flanneld/v0.28.10-0123456789abcdef/flanneld: go1.26.8\n"
+    "\tpath\tgithub.com/flannel-io/flannel\n"
+    "\tmod\tgithub.com/flannel-io/flannel\tv0.28.10\n"
+    "\t=>\t/cache/embedded/src/github.com_flannel-io_flannel@v0.28.10-e59e172b30855c71\t(devel)\t\n"
+    "\tdep\tgithub.com/vishvananda/netns\tv0.0.5\th1:DfiHV+j8bA32MFM7bfEunvT8IAqQ/NzSJHtcmW5zdEY=\n"
+    "\tbuild\tCGO_ENABLED=1\n"
+)
+
+
+def test_a_release_compiled_from_its_edited_copy_is_named_as_the_release_without_the_cache_path():
+    document = sbom.bom("node-binaries", "v1.36.5", [{"name": "flanneld", "sha256": "e" * 64, "build_info": FLANNELD}])
+    assert _validate(document) is None
+    assert "/cache/" not in json.dumps(document)
+    by_ref = dict((c["bom-ref"], c) for c in document["components"])
+    assert by_ref["binary:flanneld"]["purl"] == "pkg:golang/github.com/flannel-io/flannel@v0.28.10"
+    flannel = by_ref["pkg:golang/github.com/flannel-io/flannel@v0.28.10"]
+    assert [p["name"] for p in flannel["properties"]] == ["scs.kaas:go:edited"] and "hashes" not in flannel

@@ -1,0 +1,165 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Revision 2 of the ``docker`` classes: real nodes from images built here.
+
+The development provider's docker backend starts ``kindest/node`` and ``kindest/haproxy`` unless
+the templates name other images, and its nodes pull from the public registries. Revision 2 adds
+what a node built by this collection and an offline registry need:
+
+- ``image`` (``{name}`` or ``{nameByVersion}``, the shape of the openstack classes): the
+  DevMachine ``customImage``; per version, each role takes the image of its own version, so an
+  upgrade moves nodes to the new image;
+- ``loadBalancerImage`` (``{repository, tag}``): the DevCluster load balancer image
+  (``<repository>/haproxy:<tag>``);
+- ``registryMirrors``: containerd ``hosts.toml`` files; ``overridePath`` for a mirror that serves
+  an upstream under a path prefix (``http://mirror:5000/v2/registry.k8s.io``);
+- ``etcdImageTag``: the tag of kubeadm's etcd image when the registry holds another etcd than
+  kubeadm's default (kubeadm v1.36.5 asks for 3.6.8-0; the etcd built here is the pinned one);
+- ``cgroupV1``: the host runs cgroup v1, where kubelets from 1.35 on refuse to start unless
+  ``--fail-cgroupv1=false`` is given. Set it only on such hosts.
+
+Every node turns IP forwarding on before kubeadm runs: a node container gets a new network
+namespace with the kernel's default (off), and kubeadm's preflight refuses to run without it
+(the provider ignores other preflight errors, not this one).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.scs.kaas.plugins.module_utils.capi import class_common as common
+from ansible_collections.scs.kaas.plugins.module_utils.capi import class_dev
+
+PRE_KUBEADM_COMMANDS = ["sysctl -w net.ipv4.ip_forward=1"]
+
+# Paths into the variables whose values are parsed before any write (classes.CAPABILITIES).
+VALUE_KINDS = {
+    "registryMirrors[].endpoints[]": "url",
+}
+
+_MACHINE_SPEC = "/spec/template/spec/backend/docker"
+
+
+def _image_template(version_var):
+    return (
+        "{{- if .image.nameByVersion }}{{ index .image.nameByVersion %s | toJson }}"
+        "{{- else }}{{ .image.name | toJson }}{{- end }}\n" % version_var
+    )
+
+
+# One hosts.toml per registry; with overridePath the endpoint URL is used as the full API path.
+_FILES = (
+    "{{- range .registryMirrors }}\n"
+    "{{- $override := .overridePath }}\n"
+    "- path: {{ printf \"/etc/containerd/certs.d/%s/hosts.toml\" .registry | toJson }}\n"
+    "  owner: root:root\n"
+    "  permissions: \"0644\"\n"
+    "  content: {{ $c := printf \"server = %q\\n\" (printf \"https://%s\" .registry) }}{{ range .endpoints }}"
+    "{{ $c = printf \"%s\\n[host.%q]\\n  capabilities = [\\\"pull\\\", \\\"resolve\\\"]\\n\" $c . }}"
+    "{{ if $override }}{{ $c = printf \"%s  override_path = true\\n\" $c }}{{ end }}"
+    "{{ end }}{{ $c | toJson }}\n"
+    "{{- end }}\n"
+)
+
+_FAIL_CGROUP_V1 = "name: fail-cgroupv1\nvalue: \"false\"\n"
+
+
+def docker_variables():
+    string = {"type": "string", "minLength": 1}
+    return [
+        common.variable("image", {
+            "type": "object", "minProperties": 1, "maxProperties": 1,
+            "description": "Node image (DevMachine customImage): exactly one of name (an image the engine "
+                           "holds, e.g. scs-kaas/node:v1.36.5-<key>) or nameByVersion (Kubernetes version such "
+                           "as v1.36.5 -> image; the control plane and each MachineDeployment take the image "
+                           "of their own version). Default: the provider's kindest/node image.",
+            "properties": {
+                "name": dict(string),
+                "nameByVersion": {"type": "object", "minProperties": 1, "additionalProperties": dict(string)},
+            },
+        }),
+        common.variable("loadBalancerImage", {
+            "type": "object", "required": ["repository", "tag"],
+            "description": "Load balancer image <repository>/haproxy:<tag>. Default: kindest/haproxy.",
+            "properties": {"repository": dict(string), "tag": dict(string)},
+        }),
+        common.variable("registryMirrors", common.registry_mirrors_schema(
+            "containerd registry mirrors (/etc/containerd/certs.d/<registry>/hosts.toml).",
+            {"overridePath": {"type": "boolean",
+                              "description": "The endpoints are full API paths "
+                                             "(http://mirror/v2/<registry>): containerd override_path."}})),
+        common.variable("etcdImageTag", {
+            "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+            "description": "Tag of the etcd image kubeadm runs (clusterConfiguration.etcd.local.imageTag), "
+                           "e.g. 3.6.16-0. Default: kubeadm's own etcd version.",
+        }),
+        common.variable("cgroupV1", {
+            "type": "boolean",
+            "description": "The engine's host runs cgroup v1: kubelet --fail-cgroupv1=false (kubelets from "
+                           "1.35 on refuse cgroup v1 otherwise). Set only on such hosts.",
+        }),
+    ]
+
+
+def docker_patches():
+    cluster = common.select_infrastructure_cluster(class_dev.API_DEV, class_dev.KIND_DEV_CLUSTER_TEMPLATE)
+    cp_machine = common.select_control_plane(class_dev.API_DEV, class_dev.KIND_DEV_MACHINE_TEMPLATE)
+    worker_machine = common.select_workers(class_dev.API_DEV, class_dev.KIND_DEV_MACHINE_TEMPLATE)
+    kcpt = common.select_control_plane(common.API_CONTROL_PLANE, common.KIND_KCPT)
+    kct = common.select_workers(common.API_BOOTSTRAP, common.KIND_KCT)
+
+    def definition(selector, path, template=None, variable=None):
+        value_from = {"template": template} if template is not None else {"variable": variable}
+        return {"selector": selector, "jsonPatches": [{"op": "add", "path": path, "valueFrom": value_from}]}
+
+    kubelet_args = [
+        {"selector": kcpt, "jsonPatches": [
+            {"op": "add", "path": common.KCPT_SPEC + "/%s/nodeRegistration/kubeletExtraArgs/-" % section,
+             "valueFrom": {"template": _FAIL_CGROUP_V1}}
+            for section in ("initConfiguration", "joinConfiguration")]},
+        {"selector": kct, "jsonPatches": [
+            {"op": "add", "path": common.KCT_SPEC + "/joinConfiguration/nodeRegistration/kubeletExtraArgs/-",
+             "valueFrom": {"template": _FAIL_CGROUP_V1}}]},
+    ]
+    return [
+        {"name": "image", "description": "Node image (customImage), by name or per Kubernetes version.",
+         "enabledIf": common.if_set("image"),
+         "definitions": [
+             definition(cp_machine, _MACHINE_SPEC + "/customImage",
+                        template=_image_template(".builtin.controlPlane.version")),
+             definition(worker_machine, _MACHINE_SPEC + "/customImage",
+                        template=_image_template(".builtin.machineDeployment.version")),
+         ]},
+        {"name": "loadBalancerImage", "description": "Load balancer image repository and tag.",
+         "enabledIf": common.if_set("loadBalancerImage"),
+         "definitions": [definition(cluster, "/spec/template/spec/backend/docker/loadBalancer", template=(
+             "imageRepository: {{ .loadBalancerImage.repository | toJson }}\n"
+             "imageTag: {{ .loadBalancerImage.tag | toJson }}\n"))]},
+        {"name": "registryMirrors", "description": "containerd registry mirrors (hosts.toml per registry).",
+         "enabledIf": common.if_set("registryMirrors"),
+         "definitions": [definition(kcpt, common.KCPT_SPEC + "/files", template=_FILES),
+                         definition(kct, common.KCT_SPEC + "/files", template=_FILES)]},
+        {"name": "etcdImageTag", "description": "Tag of kubeadm's etcd image.",
+         "enabledIf": common.if_set("etcdImageTag"),
+         "definitions": [definition(kcpt, common.KCPT_SPEC + "/clusterConfiguration/etcd",
+                                    template="local:\n  imageTag: {{ .etcdImageTag | toJson }}\n")]},
+        {"name": "cgroupV1", "description": "Lets kubelets from 1.35 on start on a cgroup v1 host.",
+         "enabledIf": common.if_set("cgroupV1"), "definitions": kubelet_args},
+    ]
+
+
+def build_docker_v2(name, minor):
+    """Revision 2: revision 1 plus image, loadBalancerImage, registryMirrors, etcdImageTag, cgroupV1 and IP
+    forwarding before kubeadm."""
+    objects = class_dev.build_docker_v1(name, minor)
+    cluster_class, templates = objects[0], objects[1:]
+    for template in templates:
+        spec = template["spec"]["template"]["spec"]
+        if template["kind"] == common.KIND_KCPT:
+            spec["kubeadmConfigSpec"]["preKubeadmCommands"] = list(PRE_KUBEADM_COMMANDS)
+        elif template["kind"] == common.KIND_KCT:
+            spec["preKubeadmCommands"] = list(PRE_KUBEADM_COMMANDS)
+    cluster_class["spec"]["variables"] = common.common_variables() + docker_variables()
+    cluster_class["spec"]["patches"] = common.common_patches() + docker_patches()
+    return objects

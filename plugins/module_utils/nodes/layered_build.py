@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Build the images of ``cluster_images.py`` with the engine's builder and push them to the
+local registry. Each image carries its content key as a label, so a second run builds nothing;
+a push is skipped when the registry already serves the digest the engine holds."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+
+from ansible_collections.scs.kaas.plugins.module_utils import pins as _pins
+from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
+from ansible_collections.scs.kaas.plugins.module_utils.nodes import cluster_images, cni_flannel, image_build, image_recipes
+
+KEY_LABEL = "org.scs-kaas.content-key"
+
+
+class LayeredBuildError(KaasError):
+    """An image could not be built or pushed."""
+
+
+_DIGESTS = {}
+
+
+def file_digest(path):
+    """sha256 of a file, remembered by path, size and mtime (the binaries are large)."""
+    _cache = _DIGESTS
+    stat = os.stat(path)
+    marker = (path, stat.st_size, stat.st_mtime_ns)
+    if marker not in _cache:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        _cache[marker] = digest.hexdigest()
+    return _cache[marker]
+
+
+def _image_label(docker, docker_host, runner, reference):
+    inspect = runner.run([docker, "image", "inspect", "--format", '{{ index .Config.Labels "%s" }}' % KEY_LABEL,
+                          reference], env={"DOCKER_HOST": docker_host}, timeout=60)
+    return inspect.stdout.strip() if inspect.ok else None
+
+
+def _place(source, target):
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def ensure_layered_image(recipe, reference, base_reference, docker, docker_host, runner, log=None):
+    """Build ``recipe`` as ``reference`` on ``base_reference`` (None for scratch) unless the engine
+    holds it under its content key. Returns ``{"image", "key", "changed", "seconds"}``."""
+    key = cluster_images.content_key(recipe, file_digest)
+    if _image_label(docker, docker_host, runner, reference) == key:
+        return {"image": reference, "key": key, "changed": False, "seconds": 0.0}
+    started = time.time()
+    names = cluster_images.context_names(recipe)
+    work = tempfile.mkdtemp(prefix="scs-kaas-image-")
+    try:
+        for destination, entry in recipe["files"].items():
+            target = os.path.join(work, names[destination])
+            if "source" in entry:
+                _place(entry["source"], target)
+            else:
+                with open(target, "w", encoding="utf-8") as handle:
+                    handle.write(entry["content"])
+            os.chmod(target, entry["mode"])
+        text = cluster_images.dockerfile(recipe, base_reference, names) + 'LABEL %s="%s"\n' % (KEY_LABEL, key)
+        with open(os.path.join(work, "Dockerfile"), "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if log:
+            log("building %s (%s)" % (reference, key))
+        runner.run([docker, "build", "--quiet", "--tag", reference, work],
+                   env={"DOCKER_HOST": docker_host, "DOCKER_BUILDKIT": "0"}, timeout=1800) \
+            .check("docker build of %s" % reference)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"image": reference, "key": key, "changed": True, "seconds": round(time.time() - started, 1)}
+
+
+def _repo_digests(docker, docker_host, runner, reference):
+    inspect = runner.run([docker, "image", "inspect", "--format", "{{ json .RepoDigests }}", reference],
+                         env={"DOCKER_HOST": docker_host}, timeout=60)
+    if not inspect.ok:
+        raise LayeredBuildError("the engine has no image %s to push: %s" % (reference, inspect.stderr.strip()))
+    return json.loads(inspect.stdout.strip() or "[]") or []
+
+
+def served_digest(registry_get, reference):
+    """The digest the registry serves for ``host:port/name:tag``, or None. ``registry_get(url,
+    headers)`` returns ``(status, headers)``."""
+    host, _sep, rest = reference.partition("/")
+    name, _sep, tag = rest.rpartition(":")
+    accept = ", ".join(("application/vnd.docker.distribution.manifest.v2+json",
+                        "application/vnd.oci.image.manifest.v1+json",
+                        "application/vnd.docker.distribution.manifest.list.v2+json",
+                        "application/vnd.oci.image.index.v1+json"))
+    answer = registry_get("http://%s/v2/%s/manifests/%s" % (host, name, tag), {"Accept": accept})
+    if not answer or answer[0] != 200:
+        return None
+    return answer[1].get("Docker-Content-Digest")
+
+
+def ensure_pushed(source_reference, target_reference, docker, docker_host, runner, registry_get):
+    """Tag ``source_reference`` as ``target_reference`` and push it, unless the registry already
+    serves the digest the engine recorded for it. Returns True when it pushed."""
+    env = {"DOCKER_HOST": docker_host}
+    runner.run([docker, "tag", source_reference, target_reference], env=env, timeout=60) \
+        .check("docker tag %s" % target_reference)
+    repository = target_reference.rpartition(":")[0]
+    known = [d.partition("@")[2] for d in _repo_digests(docker, docker_host, runner, target_reference)
+             if d.partition("@")[0] == repository]
+    if known and served_digest(registry_get, target_reference) in known:
+        return False
+    runner.run([docker, "push", target_reference], env=env, timeout=1800).check("docker push %s" % target_reference)
+    return True
+
+
+def cluster_image_recipes(version, binaries):
+    """kubeadm's images of Kubernetes ``version`` at the tags its kubeadm asks for, and the
+    baseline CNI's image."""
+    recipes = cluster_images.component_recipes(
+        version, binaries, etcd_tag=_pins.ETCD_VERSION.lstrip("v") + "-0", pause_tag=_pins.PAUSE_VERSIONS[version],
+        coredns_tag=_pins.COREDNS_VERSIONS[version])
+    return recipes + [cni_flannel.image_recipe(_pins.FLANNEL_VERSION, binaries)]
+
+
+def ensure_cluster_images(version, binaries, kind_dir, mirror, docker, docker_host, runner, registry_get,
+                          repository="scs-kaas", cache_dir=None, log=None):
+    """Every image a node of Kubernetes ``version`` needs: ``node-base`` imported, the node image
+    built on it, kubeadm's images and the CNI's built and pushed to ``mirror`` (``host:port``)
+    under their upstream names. Returns ``{"node_image", "images": {upstream name: mirror name},
+    "changed", "built", "pushed", "seconds"}``."""
+    started = time.time()
+    base = image_build.ensure_image(image_recipes.NODE_BASE, repository, docker, docker_host, runner,
+                                    cache_dir=cache_dir, log=log)
+    changed = base["changed"]
+    spec = runner.run([binaries["ctr"], "oci", "spec"], timeout=60)
+    spec.check("ctr oci spec")
+    recipes = cluster_image_recipes(version, binaries)
+    pause = [recipe for recipe in recipes if recipe["name"] == "pause"][0]
+    node = cluster_images.node_recipe(version, binaries, kind_dir, cluster_images.cri_base_spec(json.loads(spec.stdout)),
+                                      cluster_images.upstream_reference(pause))
+    node_reference = "%s/node:%s-%s" % (repository, version, cluster_images.content_key(node, file_digest))
+    built, pushed, images = [], [], {}
+    if ensure_layered_image(node, node_reference, base["image"], docker, docker_host, runner, log)["changed"]:
+        built.append(node_reference)
+    for recipe in recipes:
+        target = cluster_images.mirror_reference(recipe, mirror)
+        base_reference = base["image"] if recipe["base"] else None
+        if ensure_layered_image(recipe, target, base_reference, docker, docker_host, runner, log)["changed"]:
+            built.append(target)
+        if ensure_pushed(target, target, docker, docker_host, runner, registry_get):
+            pushed.append(target)
+        images[cluster_images.upstream_reference(recipe)] = target
+    changed = changed or bool(built or pushed)
+    return {"node_image": node_reference, "images": images, "changed": changed, "built": built,
+            "pushed": pushed, "seconds": round(time.time() - started, 1)}
