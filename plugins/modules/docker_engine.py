@@ -57,6 +57,13 @@ options:
     description: Seconds to wait for the engine to answer on its socket.
     type: int
     default: 120
+  networks:
+    description:
+      - Bridge networks the started engine must have; missing ones are created.
+      - The development provider attaches every node and load balancer to C(kind) and does not create it.
+    type: list
+    elements: str
+    default: [kind]
 notes:
   - In check mode the module reports a change when the engine is not running (O(state=started)) or runs
     (O(state=stopped)), and writes nothing.
@@ -111,6 +118,11 @@ log:
   description: The engine's log file.
   returned: always
   type: str
+created_networks:
+  description: The networks of O(networks) this run created (in check mode, would create).
+  returned: always
+  type: list
+  elements: str
 """
 
 from ansible_collections.scs.kaas.plugins.module_utils.command import module_runner
@@ -126,6 +138,7 @@ class DockerEngineModule(KaasModule):
         runc=dict(type="path", default="/usr/sbin/runc"),
         host_network=dict(type="bool", default=False),
         start_timeout=dict(type="int", default=120),
+        networks=dict(type="list", elements="str", default=["kind"]),
     )
     kubeconfig_options = False
 
@@ -137,12 +150,14 @@ class DockerEngineModule(KaasModule):
             changed = running if self.module.check_mode else engine.stop()
             return self._result(engine, changed, running=running and self.module.check_mode)
         if self.module.check_mode:
-            return self._result(engine, not running, running=running)
+            networks = engine.missing_networks(p["networks"]) if running else list(p["networks"])
+            return self._result(engine, not running or bool(networks), running=running, networks=networks)
         started = engine.start(timeout=p["start_timeout"], host_network=p["host_network"])
-        return self._result(engine, started["changed"], running=True)
+        networks = engine.ensure_networks(p["networks"])
+        return self._result(engine, started["changed"] or bool(networks), running=True, networks=networks)
 
     @staticmethod
-    def _result(engine, changed, running):
+    def _result(engine, changed, running, networks=()):
         result = engine.result(changed)
         info = {}
         if running:
@@ -151,7 +166,8 @@ class DockerEngineModule(KaasModule):
                     "cgroup_version": raw.get("CgroupVersion"), "cgroup_driver": raw.get("CgroupDriver")}
         return {"changed": changed, "running": running, "docker_host": result["docker_host"],
                 "dropped_capabilities": result["dropped_capabilities"],
-                "default_runtime": result["default_runtime"], "info": info, "log": result["log"]}
+                "default_runtime": result["default_runtime"], "info": info, "log": result["log"],
+                "created_networks": list(networks)}
 
 
 def main():

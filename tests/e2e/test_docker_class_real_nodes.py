@@ -25,7 +25,8 @@ from ansible_collections.scs.kaas.plugins.module_utils.nodes import (
 
 VERSION = pins.KUBERNETES_MANAGEMENT_VERSION
 REGISTRY_PORT = 5052
-# The development provider puts every node and load balancer on this network; it does not create it.
+# The development provider puts every node and load balancer on this network; it does not create it
+# (scs.kaas.docker_engine does, option networks).
 NETWORK = "kind"
 POD_CIDR = "10.244.0.0/16"
 MIRRORED = ("registry.k8s.io", "ghcr.io", "docker.io")
@@ -57,7 +58,7 @@ def images(engine, registry):
 
 @pytest.fixture(scope="module")
 def gateway(engine):
-    engine.docker("network", "create", NETWORK)
+    engine.product.ensure_networks([NETWORK])
     return json.loads(engine.docker("network", "inspect", NETWORK).stdout)[0]["IPAM"]["Config"][0]["Gateway"]
 
 
@@ -99,6 +100,8 @@ def _spec(images, gateway):
                                  "overridePath": True} for upstream in MIRRORED],
             "etcdImageTag": pins.ETCD_VERSION.lstrip("v") + "-0",
             "cgroupV1": not os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
+            # Isolation by configuration: no upstream resolver for outside names.
+            "corednsLocalOnly": True,
         },
     }
 
@@ -116,13 +119,48 @@ def _snapshot(mc, engine):
     return state
 
 
-def test_docker_class_cluster_comes_up(capd_management_cluster, ansible_env, engine, registry, images, gateway,
-                                       tmp_path_factory):
-    mc = capd_management_cluster
+@pytest.fixture(scope="module")
+def lab(capd_management_cluster, ansible_env, engine, registry, images, gateway, tmp_path_factory):
+    """What the tests of this module share, in file order: each later test works on the cluster
+    the first one created."""
     directory = tmp_path_factory.mktemp("inventory")
-    inventory = wh.write_inventory(str(directory / "hosts.yml"), mc.kubeconfig, {HOST: _spec(images, gateway)},
-                                   {"infrastructure": "docker", "namespace": NAMESPACE, "protected": False},
-                                   group="docker")
+    return {"mc": capd_management_cluster, "env": ansible_env, "engine": engine, "registry": registry,
+            "images": images, "gateway": gateway, "dir": directory, "timings": {},
+            # What the engine holds before the cluster: the delete must come back to exactly this.
+            "baseline": _engine_objects(engine)}
+
+
+def _inventory(lab, workers):
+    spec = dict(_spec(lab["images"], lab["gateway"]), node_groups=[{"name": "md-0", "replicas": workers}])
+    return wh.write_inventory(str(lab["dir"] / "hosts.yml"), lab["mc"].kubeconfig, {HOST: spec},
+                              {"infrastructure": "docker", "namespace": NAMESPACE, "protected": False},
+                              group="docker")
+
+
+def _engine_objects(engine):
+    listed = {}
+    for kind, args in (("containers", ("ps", "-a", "--format", "{{.Names}}")),
+                       ("volumes", ("volume", "ls", "--format", "{{.Name}}")),
+                       ("networks", ("network", "ls", "--format", "{{.Name}}"))):
+        listed[kind] = sorted(engine.docker(*args).stdout.split())
+    return listed
+
+
+def _workload(lab, *args, input=None, check=True):
+    return lab["mc"].kubectl("--kubeconfig", lab["kubeconfig"], *args, input=input, check=check)
+
+
+def _nodes_ready(lab, count):
+    items = json.loads(_workload(lab, "get", "nodes", "-o", "json").stdout)["items"]
+    ready = {i["metadata"]["name"]: [c["status"] for c in i["status"]["conditions"] if c["type"] == "Ready"][0]
+             for i in items}
+    return ready if len(ready) == count and set(ready.values()) == {"True"} else None
+
+
+def test_docker_class_cluster_comes_up(lab):
+    mc, engine, registry, images, directory = lab["mc"], lab["engine"], lab["registry"], lab["images"], lab["dir"]
+    ansible_env = lab["env"]
+    inventory = _inventory(lab, 1)
     classes_playbook = str(directory / "classes.yml")
     with open(classes_playbook, "w") as handle:
         role_vars = {"cluster_classes_infrastructures": ["docker"], "cluster_classes_kubernetes_minors": ["1.36"]}
@@ -158,20 +196,16 @@ def test_docker_class_cluster_comes_up(capd_management_cluster, ansible_env, eng
     with open(kubeconfig, "wb") as handle:
         handle.write(base64.b64decode(secret["data"]["value"]))
     os.chmod(kubeconfig, 0o600)
+    lab["kubeconfig"] = kubeconfig
 
     def workload(*args, input=None, check=True):
-        return mc.kubectl("--kubeconfig", kubeconfig, *args, input=input, check=check)
+        return _workload(lab, *args, input=input, check=check)
     manifests = {"apiVersion": "v1", "kind": "List",
                  "items": cni_flannel.manifests(POD_CIDR, "ghcr.io/flannel-io/flannel:%s" % pins.FLANNEL_VERSION)}
     workload("apply", "-f", "-", input=json.dumps(manifests))
     ready_begin = time.monotonic()
-
-    def nodes_ready():
-        items = json.loads(workload("get", "nodes", "-o", "json").stdout)["items"]
-        ready = {i["metadata"]["name"]: [c["status"] for c in i["status"]["conditions"] if c["type"] == "Ready"][0]
-                 for i in items}
-        return ready if len(ready) == 2 and set(ready.values()) == {"True"} else None
-    ready = helpers.wait_for("both nodes Ready", nodes_ready, 300, 2)
+    ready = helpers.wait_for("both nodes Ready", lambda: _nodes_ready(lab, 2), 300, 2)
+    lab["timings"]["create"] = round(time.monotonic() - begin, 1)
     print("nodes Ready %.1fs after the CNI: %s" % (time.monotonic() - ready_begin, ready))
     machines = mc.kubectl_json("get", "machines", "-n", NAMESPACE)["items"]
     roles = {m["status"]["nodeRef"]["name"]: ("cp" if "cluster.x-k8s.io/control-plane" in m["metadata"]["labels"]
@@ -195,6 +229,10 @@ def test_docker_class_cluster_comes_up(capd_management_cluster, ansible_env, eng
     coredns = json.loads(workload("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o",
                                   "json").stdout)["items"]
     assert coredns and all(p["status"]["phase"] == "Running" for p in coredns)
+    corefile = json.loads(workload("-n", "kube-system", "get", "configmap", "coredns", "-o", "json").stdout)
+    print("Corefile:\n" + corefile["data"]["Corefile"])
+    assert "kubernetes cluster.local" in corefile["data"]["Corefile"]
+    assert "forward" not in corefile["data"]["Corefile"]
     # The provider ran the images built here: the load balancer and both nodes.
     containers = engine.docker("ps", "--filter", "label=io.x-k8s.kind.cluster=%s" % HOST,
                                "--format", "{{.Names}} {{.Image}}").stdout.split("\n")
@@ -215,3 +253,86 @@ def test_docker_class_cluster_comes_up(capd_management_cluster, ansible_env, eng
     assert everywhere | control_plane_only <= pulls.get(addresses[control_plane], set())
     assert everywhere <= pulls.get(addresses[worker], set())
     assert not control_plane_only & pulls.get(addresses[worker], set())
+
+
+def test_a_second_run_waits_for_the_real_cluster_and_sends_no_write(lab):
+    mc = lab["mc"]
+    marker = mc.mark()
+    started = time.monotonic()
+    # With the wait on: the module's wait now rests on real Nodes, not the in-memory backend.
+    proc, recap = wh.run_playbook(lab["env"], _inventory(lab, 1), "clusters.yml")
+    lab["timings"]["no-op"] = round(time.monotonic() - started, 1)
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert recap[HOST]["changed"] == 0, proc.stdout[-5000:]
+    assert mc.writes(wh.OUR_AGENT, marker) == []
+
+
+def _info(lab):
+    playbook = str(lab["dir"] / "info.yml")
+    capture = str(lab["dir"] / "info.json")
+    with open(playbook, "w") as handle:
+        yaml.safe_dump([{"name": "info", "hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "read", "register": "info",
+             "scs.kaas.workload_cluster_info": {"kubeconfig": lab["mc"].kubeconfig, "namespace": NAMESPACE,
+                                                "name": HOST}},
+            {"name": "save", "ansible.builtin.copy": {"content": "{{ info | to_json }}", "dest": capture,
+                                                      "mode": "0600"}}]}], handle)
+    proc, _recap = wh.run_playbook(lab["env"], str(lab["dir"] / "hosts.yml"), playbook)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    with open(capture) as handle:
+        return json.load(handle)["clusters"]
+
+
+def test_clusterctl_the_nodes_and_workload_cluster_info_agree(lab):
+    mc = lab["mc"]
+    [info] = _info(lab)
+    nodes = json.loads(_workload(lab, "get", "nodes", "-o", "json").stdout)["items"]
+    machines = mc.kubectl_json("get", "machines", "-n", NAMESPACE)["items"]
+    described = mc.clusterctl("describe", "cluster", HOST, "-n", NAMESPACE, "--grouping=false").stdout
+    print(described)
+    cluster_line = [line for line in described.splitlines() if line.startswith("Cluster ")]
+    assert info["available"] is True and cluster_line and " True " in cluster_line[0], described
+    assert info["kubernetes_version"] == VERSION
+    kubelets = sorted(n["status"]["nodeInfo"]["kubeletVersion"] for n in nodes)
+    assert info["machines"]["versions"] == {VERSION: len(nodes)} and kubelets == [VERSION] * len(nodes)
+    assert (info["machines"]["control_plane"], info["machines"]["workers"]) == (1, 1)
+    node_roles = sorted("control-plane" if "node-role.kubernetes.io/control-plane" in n["metadata"]["labels"]
+                        else "worker" for n in nodes)
+    assert node_roles == ["control-plane", "worker"]
+    # clusterctl lists every Machine (ungrouped), and each one's Node is a Node the cluster reports.
+    for machine in machines:
+        assert machine["metadata"]["name"] in described, described
+    assert sorted(m["status"]["nodeRef"]["name"] for m in machines) == sorted(n["metadata"]["name"] for n in nodes)
+
+
+def test_scale_workers_to_two(lab):
+    mc, engine = lab["mc"], lab["engine"]
+    before = {m["metadata"]["name"] for m in mc.kubectl_json("get", "machines", "-n", NAMESPACE)["items"]}
+    started = time.monotonic()
+    proc, recap = wh.run_playbook(lab["env"], _inventory(lab, 2), "clusters.yml")
+    print("clusters.yml with 2 workers: %.1fs" % (time.monotonic() - started))
+    assert proc.returncode == 0 and recap[HOST]["changed"] >= 1, proc.stdout[-5000:]
+    ready = helpers.wait_for("three nodes Ready", lambda: _nodes_ready(lab, 3), 300, 2)
+    lab["timings"]["scale"] = round(time.monotonic() - started, 1)
+    machines = mc.kubectl_json("get", "machines", "-n", NAMESPACE)["items"]
+    # The scale adds one Machine and replaces none.
+    assert before < {m["metadata"]["name"] for m in machines} and len(machines) == 3
+    [new] = [m for m in machines if m["metadata"]["name"] not in before]
+    new_node = new["status"]["nodeRef"]["name"]
+    assert new_node in ready
+    node = json.loads(_workload(lab, "get", "node", new_node, "-o", "json").stdout)
+    address = [a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"][0]
+    pulls = real_nodes.manifest_pulls(lab["registry"].access_log).get(address, set())
+    assert {"registry.k8s.io/pause", "registry.k8s.io/kube-proxy", "ghcr.io/flannel-io/flannel"} <= pulls, pulls
+    assert engine.docker("inspect", "--format", "{{.Config.Image}}", new_node).stdout.strip() == lab["images"]["node_image"]
+
+
+def test_delete_leaves_no_container_volume_or_network(lab):
+    mc, engine = lab["mc"], lab["engine"]
+    started = time.monotonic()
+    proc, _recap = wh.run_playbook(lab["env"], _inventory(lab, 2), "delete.yml")
+    lab["timings"]["delete"] = round(time.monotonic() - started, 1)
+    print("timings (s): %s" % json.dumps(lab["timings"]))
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert mc.kubectl("get", "cluster", HOST, "-n", NAMESPACE, check=False).returncode != 0
+    assert _engine_objects(engine) == lab["baseline"]

@@ -67,9 +67,22 @@ def test_module_starts_once_and_stops_what_it_started():
         record = docker_engine.DockerEngine(state_dir, None).running()
         assert record and os.path.isdir("/proc/%d" % record["pid"])
 
+        # The development provider's network comes with the engine.
+        assert first["created_networks"] == ["kind"]
+        assert unix_http.get(first["docker_host"], "/networks/kind")[0] == 200
+
         second = _module(state_dir)
-        assert second["changed"] is False
+        assert second["changed"] is False and second["created_networks"] == []
         assert docker_engine.DockerEngine(state_dir, None).running()["pid"] == record["pid"]
+
+        # Removed out of band: check mode predicts it and writes nothing; a run creates it again.
+        assert unix_http.request(first["docker_host"], "DELETE", "/networks/kind")[0] == 204
+        predicted = _module(state_dir, check=True)
+        assert (predicted["changed"], predicted["created_networks"]) == (True, ["kind"])
+        assert unix_http.get(first["docker_host"], "/networks/kind")[0] == 404
+        again = _module(state_dir)
+        assert (again["changed"], again["created_networks"]) == (True, ["kind"])
+        assert unix_http.get(first["docker_host"], "/networks/kind")[0] == 200
 
         predicted = _module(state_dir, "stopped", check=True)
         assert predicted["changed"] is True and _pinged(first["docker_host"])

@@ -17,7 +17,12 @@ what a node built by this collection and an offline registry need:
 - ``etcdImageTag``: the tag of kubeadm's etcd image when the registry holds another etcd than
   kubeadm's default (kubeadm v1.36.5 asks for 3.6.8-0; the etcd built here is the pinned one);
 - ``cgroupV1``: the host runs cgroup v1, where kubelets from 1.35 on refuse to start unless
-  ``--fail-cgroupv1=false`` is given. Set it only on such hosts.
+  ``--fail-cgroupv1=false`` is given. Set it only on such hosts;
+- ``corednsLocalOnly``: CoreDNS answers only the cluster's own names. kubeadm writes a Corefile
+  that forwards every other name to the node's resolver; nodes with no upstream (an offline engine)
+  would then wait for that resolver's timeout on every outside name. The first control plane
+  removes the ``forward`` block from the ``coredns`` ConfigMap right after ``kubeadm init``
+  (CoreDNS's ``reload`` plugin picks it up); later control planes find it removed already.
 
 Every node turns IP forwarding on before kubeadm runs: a node container gets a new network
 namespace with the kernel's default (off), and kubeadm's preflight refuses to run without it
@@ -64,6 +69,13 @@ _FILES = (
 
 _FAIL_CGROUP_V1 = "name: fail-cgroupv1\nvalue: \"false\"\n"
 
+_ADMIN = "kubectl --kubeconfig=/etc/kubernetes/admin.conf -n kube-system"
+# jq is in the node image; the regular expression spans the forward block's lines.
+COREDNS_LOCAL_ONLY_COMMAND = (
+    "%s get configmap coredns -o json"
+    " | jq '.data.Corefile |= sub(\"\\\\n *forward [^{]*[{][^}]*[}]\"; \"\")'"
+    " | %s replace -f -" % (_ADMIN, _ADMIN))
+
 
 def docker_variables():
     string = {"type": "string", "minLength": 1}
@@ -98,6 +110,11 @@ def docker_variables():
             "type": "boolean",
             "description": "The engine's host runs cgroup v1: kubelet --fail-cgroupv1=false (kubelets from "
                            "1.35 on refuse cgroup v1 otherwise). Set only on such hosts.",
+        }),
+        common.variable("corednsLocalOnly", {
+            "type": "boolean",
+            "description": "CoreDNS answers only the cluster's names: the forward block leaves its Corefile "
+                           "after kubeadm init (nodes with no upstream resolver).",
         }),
     ]
 
@@ -146,12 +163,17 @@ def docker_patches():
                                     template="local:\n  imageTag: {{ .etcdImageTag | toJson }}\n")]},
         {"name": "cgroupV1", "description": "Lets kubelets from 1.35 on start on a cgroup v1 host.",
          "enabledIf": common.if_set("cgroupV1"), "definitions": kubelet_args},
+        {"name": "corednsLocalOnly", "description": "CoreDNS without an upstream forwarder.",
+         "enabledIf": common.if_set("corednsLocalOnly"),
+         "definitions": [{"selector": kcpt, "jsonPatches": [
+             {"op": "add", "path": common.KCPT_SPEC + "/postKubeadmCommands",
+              "value": [COREDNS_LOCAL_ONLY_COMMAND]}]}]},
     ]
 
 
 def build_docker_v2(name, minor):
-    """Revision 2: revision 1 plus image, loadBalancerImage, registryMirrors, etcdImageTag, cgroupV1 and IP
-    forwarding before kubeadm."""
+    """Revision 2: revision 1 plus image, loadBalancerImage, registryMirrors, etcdImageTag, cgroupV1,
+    corednsLocalOnly and IP forwarding before kubeadm."""
     objects = class_dev.build_docker_v1(name, minor)
     cluster_class, templates = objects[0], objects[1:]
     for template in templates:

@@ -18,6 +18,23 @@ import shutil
 import time
 
 
+_FILE_DIGESTS = {}
+
+
+def file_sha256(path):
+    """sha256 of a file, read in chunks and remembered by path, size and mtime (binaries are large
+    and their digests are asked for by several keys)."""
+    stat = os.stat(path)
+    marker = (path, stat.st_size, stat.st_mtime_ns)
+    if marker not in _FILE_DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        _FILE_DIGESTS[marker] = digest.hexdigest()
+    return _FILE_DIGESTS[marker]
+
+
 def default_cache_dir():
     base = os.environ.get("SCS_KAAS_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "scs-kaas")
     return base

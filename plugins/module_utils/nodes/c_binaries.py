@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import time
 
-from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache import install_build
+from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache import file_sha256, install_build
 from ansible_collections.scs.kaas.plugins.module_utils.embedded.go_tool import _run
 from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError
 
@@ -65,11 +65,6 @@ def c_cache_key(source_sha256, cflags, compiler, packages):
     return h.hexdigest()[:16]
 
 
-def _sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def _debian_version(runner, package):
     result = runner.run(["dpkg-query", "-W", "-f=${Version}", package])
     if result.rc != 0 or not result.stdout.strip():
@@ -98,7 +93,7 @@ def plan(record, module_info, cache_dir, tools):
     source = os.path.join(module_info["Dir"], record.source)
     if not os.path.isfile(source):
         raise BuildError("%s: %s not found in %s@%s" % (record.name, record.source, record.module, record.pin))
-    source_sha256 = _sha256(source)
+    source_sha256 = file_sha256(source)
     key = c_cache_key(source_sha256, record.cflags, compiler, dict(packages, arch=arch))
     out_dir = os.path.join(cache_dir, "embedded", record.name, "%s-%s" % (record.version, key))
     info = {"language": "c", "component": record.name, "module": record.module, "module_version": record.pin,

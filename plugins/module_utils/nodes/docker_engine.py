@@ -184,6 +184,28 @@ class DockerEngine(object):
                 "default_runtime": WRAPPER_RUNTIME if self.drop else "runc",
                 "log": self.supervisor.log_file("dockerd")}
 
+    def missing_networks(self, names):
+        """The networks of ``names`` the running engine does not have."""
+        missing = []
+        for name in names:
+            answer = unix_http.get(self.layout.docker_host, "/networks/%s" % name)
+            if not answer or answer[0] not in (200, 404):
+                raise EngineError("dockerd on %s does not answer GET /networks/%s: %r"
+                                  % (self.layout.socket, name, answer))
+            if answer[0] == 404:
+                missing.append(name)
+        return missing
+
+    def ensure_networks(self, names):
+        """Create the bridge networks of ``names`` the engine lacks; returns the created names."""
+        created = self.missing_networks(names)
+        for name in created:
+            answer = unix_http.request(self.layout.docker_host, "POST", "/networks/create",
+                                       {"Name": name, "CheckDuplicate": True, "Driver": "bridge"}, timeout=30)
+            if not answer or answer[0] != 201:
+                raise EngineError("creating the network %s on %s failed: %r" % (name, self.layout.socket, answer))
+        return created
+
     def info(self):
         """``GET /info`` of the engine as a dict."""
         answer = unix_http.get(self.layout.docker_host, "/info")

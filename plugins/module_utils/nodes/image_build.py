@@ -19,6 +19,9 @@ from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache impo
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import image_recipes
 
+# Every image the collection builds carries the key of what went into it.
+CONTENT_KEY_LABEL = "org.scs-kaas.content-key"
+
 
 class ImageBuildError(KaasError):
     """A root file system could not be built or imported."""
@@ -35,7 +38,7 @@ def debootstrap_argv(recipe, target, suite=image_recipes.DEBIAN_SUITE, mirror=im
 
 def import_argv(docker, tar_path, reference, recipe, key):
     argv = [docker, "import"]
-    for change in recipe["changes"] + ["LABEL org.scs-kaas.content-key=%s" % key]:
+    for change in recipe["changes"] + ["LABEL %s=%s" % (CONTENT_KEY_LABEL, key)]:
         argv += ["--change", change]
     return argv + [tar_path, reference]
 
@@ -116,14 +119,19 @@ def build_rootfs(recipe, runner, cache_dir=None, log=None):
     return {"path": path, "key": key, "cached": False, "seconds": round(time.time() - started, 1)}
 
 
+def engine_content_key(reference, docker, docker_host, runner):
+    """The content key label of the engine's image ``reference``; None when the engine lacks it."""
+    inspect = runner.run([docker, "image", "inspect", "--format",
+                          '{{ index .Config.Labels "%s" }}' % CONTENT_KEY_LABEL, reference],
+                         env={"DOCKER_HOST": docker_host}, timeout=60)
+    return inspect.stdout.strip() if inspect.ok else None
+
+
 def image_present(recipe, repository, docker, docker_host, runner):
     """True when the engine holds ``recipe``'s image under its reference and content key."""
     key = image_recipes.content_key(recipe)
     reference = image_recipes.image_reference(repository, recipe, key)
-    inspect = runner.run([docker, "image", "inspect", "--format",
-                          '{{ index .Config.Labels "org.scs-kaas.content-key" }}', reference],
-                         env={"DOCKER_HOST": docker_host}, timeout=60)
-    return inspect.ok and inspect.stdout.strip() == key
+    return engine_content_key(reference, docker, docker_host, runner) == key
 
 
 def ensure_image(recipe, repository, docker, docker_host, runner, cache_dir=None, log=None):

@@ -9,7 +9,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,37 +16,19 @@ import tempfile
 import time
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins as _pins
+from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache import file_sha256
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import cluster_images, cni_flannel, image_build, image_recipes
 
-KEY_LABEL = "org.scs-kaas.content-key"
+KEY_LABEL = image_build.CONTENT_KEY_LABEL
 
 
 class LayeredBuildError(KaasError):
     """An image could not be built or pushed."""
 
 
-_DIGESTS = {}
-
-
-def file_digest(path):
-    """sha256 of a file, remembered by path, size and mtime (the binaries are large)."""
-    _cache = _DIGESTS
-    stat = os.stat(path)
-    marker = (path, stat.st_size, stat.st_mtime_ns)
-    if marker not in _cache:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        _cache[marker] = digest.hexdigest()
-    return _cache[marker]
-
-
-def _image_label(docker, docker_host, runner, reference):
-    inspect = runner.run([docker, "image", "inspect", "--format", '{{ index .Config.Labels "%s" }}' % KEY_LABEL,
-                          reference], env={"DOCKER_HOST": docker_host}, timeout=60)
-    return inspect.stdout.strip() if inspect.ok else None
+# The images' content keys hash the binaries they hold.
+file_digest = file_sha256
 
 
 def _place(source, target):
@@ -61,7 +42,7 @@ def ensure_layered_image(recipe, reference, base_reference, docker, docker_host,
     """Build ``recipe`` as ``reference`` on ``base_reference`` (None for scratch) unless the engine
     holds it under its content key. Returns ``{"image", "key", "changed", "seconds"}``."""
     key = cluster_images.content_key(recipe, file_digest)
-    if _image_label(docker, docker_host, runner, reference) == key:
+    if image_build.engine_content_key(reference, docker, docker_host, runner) == key:
         return {"image": reference, "key": key, "changed": False, "seconds": 0.0}
     started = time.time()
     names = cluster_images.context_names(recipe)

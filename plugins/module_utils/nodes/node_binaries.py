@@ -31,7 +31,8 @@ import time
 from ansible_collections.scs.kaas.plugins.module_utils import pins as _pins
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import build as _build
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry as _registry
-from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache import _is_executable, default_cache_dir
+from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache import (
+    _is_executable, default_cache_dir, file_sha256)
 from ansible_collections.scs.kaas.plugins.module_utils.embedded.go_tool import (
     _run, download_modules, find_go, go_env, wrapper_dir)
 from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError
@@ -145,14 +146,6 @@ def records(version, names=None):
     return dict((b.name, b) for b in full if names is None or b.name in names)
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _static_libraries(binary):
     path = os.path.join(os.path.dirname(binary), "build.json")
     if not os.path.isfile(path):
@@ -169,7 +162,7 @@ def bom_path(cache_dir, version, binaries):
 
 
 def _bom_entry(runner, go, name, binary):
-    entry = {"name": name, "sha256": _sha256(binary)}
+    entry = {"name": name, "sha256": file_sha256(binary)}
     c_build = _c_binaries.read_build_info(binary)
     if c_build:
         entry.update(c_build=c_build, static_libraries=c_build["static_libraries"])

@@ -1,12 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
-"""Plain HTTP GETs over a Unix socket or TCP, for readiness checks of local daemons."""
+"""Plain HTTP/1.0 requests over a Unix socket or TCP: readiness checks and small calls to local daemons."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import socket
 
 
@@ -15,6 +16,13 @@ def get(address, path, timeout=5.0):
 
     None means nothing answered (no socket, refused, reset): the daemon is not up yet.
     """
+    return request(address, "GET", path, timeout=timeout)
+
+
+def request(address, method, path, document=None, timeout=5.0):
+    """``(status, body)`` of ``method path`` with ``document`` sent as JSON, or None (see ``get``)."""
+    payload = b"" if document is None else json.dumps(document).encode("utf-8")
+    headers = "" if document is None else "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(payload)
     try:
         if address.startswith("unix://"):
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -25,7 +33,8 @@ def get(address, path, timeout=5.0):
             host, _sep, port = address.rpartition(":")
             conn = socket.create_connection((host, int(port)), timeout)
         try:
-            conn.sendall(("GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path, host)).encode("ascii"))
+            conn.sendall(("%s %s HTTP/1.0\r\nHost: %s\r\n%s\r\n" % (method, path, host, headers)).encode("ascii")
+                         + payload)
             chunks = []
             while True:
                 chunk = conn.recv(65536)

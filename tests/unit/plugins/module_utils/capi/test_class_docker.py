@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.scs.kaas.plugins.module_utils.capi import classes, validation
 
-NEW_VARIABLES = {"image", "loadBalancerImage", "registryMirrors", "etcdImageTag", "cgroupV1"}
+NEW_VARIABLES = {"image", "loadBalancerImage", "registryMirrors", "etcdImageTag", "cgroupV1", "corednsLocalOnly"}
 
 
 def _class(revision, minor="1.36"):
@@ -96,6 +96,20 @@ def test_cgroup_v1_sets_the_kubelet_flag_on_every_node_only_when_asked():
     ]
     assert all(op["valueFrom"]["template"] == 'name: fail-cgroupv1\nvalue: "false"\n'
                for d in patch["definitions"] for op in d["jsonPatches"])
+
+
+def test_coredns_local_only_edits_the_corefile_on_control_planes_only_when_asked():
+    patch = _patch("corednsLocalOnly")
+    assert patch["enabledIf"] == "{{ if .corednsLocalOnly }}true{{ end }}"
+    [definition] = patch["definitions"]
+    assert definition["selector"]["kind"] == "KubeadmControlPlaneTemplate"
+    [operation] = definition["jsonPatches"]
+    assert operation["path"] == "/spec/template/spec/kubeadmConfigSpec/postKubeadmCommands"
+    # Revision 2 has no other post-kubeadm command this patch could replace.
+    kcpt = _by_kind(_class(2))["KubeadmControlPlaneTemplate"]
+    assert "postKubeadmCommands" not in kcpt["spec"]["template"]["spec"]["kubeadmConfigSpec"]
+    [command] = operation["value"]
+    assert "get configmap coredns" in command and command.endswith("replace -f -")
 
 
 def test_registry_mirrors_write_hosts_toml_on_every_node():
