@@ -42,6 +42,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Stages of `make test`, in order. Each runs as `make <stage>`; all run even after a failure,
 # and `make test` fails if any failed (see the summary it prints).
 TEST_STAGES ?= build changelog lint sanity units sanity-newest units-newest binaries tooling e2e newcomer molecule
+# Stages of TEST_STAGES that run at the same time, after all the others: they wait mostly on
+# controllers rather than the CPU, each in a network namespace and state directories of its own.
+# Their output lines start with the stage's name. PARALLEL_STAGES= runs every stage in turn.
+PARALLEL_STAGES ?= e2e newcomer molecule
 
 STAGE_LOG = $(VENV_DIR)/.stage-log
 # Junit files and recorded results of every suite; `make test` adds them up (.ci/lib/results.py).
@@ -105,15 +109,23 @@ test: collections
 		echo "[$(now)] make test: FAILED ($$(tail -n 1 "$(RESULTS_DIR)/summary.txt"))"; exit 1; \
 	else echo "[$(now)] make test: all stages passed"; fi
 
+# One stage in the shell variable `stage`; $(1): what its output goes through.
+define run_stage
+start=$$(date +%s); \
+echo "[$(now)] ==> stage $$stage: start"; \
+if $(MAKE) $$stage $(1); then result=ok; else result="FAILED(rc=$$?)"; fi; \
+secs=$$(( $$(date +%s) - start )); \
+echo "[$(now)] <== stage $$stage: $$result after $${secs}s"; \
+echo "$$stage $$result $$secs" >> "$(STAGE_LOG)"
+endef
+
 _stages:
-	@for stage in $(TEST_STAGES); do \
-		start=$$(date +%s); \
-		echo "[$(now)] ==> stage $$stage: start"; \
-		if $(MAKE) $$stage; then result=ok; else result="FAILED(rc=$$?)"; fi; \
-		secs=$$(( $$(date +%s) - start )); \
-		echo "[$(now)] <== stage $$stage: $$result after $${secs}s"; \
-		echo "$$stage $$result $$secs" >> "$(STAGE_LOG)"; \
+	@for stage in $(filter-out $(PARALLEL_STAGES),$(TEST_STAGES)); do \
+		$(call run_stage,); \
 	done
+	@for stage in $(filter $(PARALLEL_STAGES),$(TEST_STAGES)); do \
+		( $(call run_stage,2>&1 | sed -u "s/^/[$$stage] /") ) & \
+	done; wait
 
 # ---------------------------------------------------------------------------------------------
 # Stages
