@@ -29,8 +29,9 @@ COLLECTIONS_DIR := $(VENV_DIR)/collections
 VENV_STAMP := $(VENV_DIR)/.scs-kaas-requirements
 COLLECTIONS_STAMP := $(COLLECTIONS_DIR)/.scs-kaas-ansible-$(ANSIBLE_WHEEL_VERSION)
 BINARIES_SCRIPT := roles/management_cluster/files/embedded/build-binaries.py
-# The Kubernetes version real nodes run in `make test`: the management pin (builds are shared).
-NODE_KUBERNETES_VERSION := $(shell sed -n 's/^KUBERNETES_MANAGEMENT_VERSION = "\(.*\)"/\1/p' plugins/module_utils/pins.py)
+# The Kubernetes versions real nodes run in `make test` (the upgrade's two minors): the newer is the
+# management pin, so its builds are shared with the embedded cluster.
+NODE_KUBERNETES_VERSIONS := $(shell sed -n 's/^NODE_KUBERNETES_VERSIONS = (\(.*\))/\1/p' plugins/module_utils/pins.py | tr -d '",')
 DEMO_PLAYBOOK := playbooks/demo.yml
 DEMO_INVENTORY := inventories/demo
 
@@ -222,10 +223,12 @@ binaries: collections debian-packages
 	@# CAPO and ORC too: the e2e tests run them against the OpenStack services (and build nothing:
 	@# their namespace has no route to the Go module proxy).
 	"$(VPY)" "$(BINARIES_SCRIPT)" --optional-providers openstack
-	@# The binaries of real nodes and of kubeadm's images, for the management pin's Kubernetes
-	@# (shares kube-apiserver, kube-controller-manager and kubectl with the embedded cluster),
-	@# and kind's node files (the node image contract) from the pinned sigs.k8s.io/kind module.
-	"$(VPY)" "$(BINARIES_SCRIPT)" --node-binaries $(NODE_KUBERNETES_VERSION) >/dev/null
+	@# The binaries of real nodes and of kubeadm's images, for both Kubernetes versions of the
+	@# upgrade (the management pin's shares kube-apiserver, kube-controller-manager and kubectl with
+	@# the embedded cluster), and kind's node files (the node image contract) from the pinned
+	@# sigs.k8s.io/kind module.
+	@for version in $(NODE_KUBERNETES_VERSIONS); do \
+		"$(VPY)" "$(BINARIES_SCRIPT)" --node-binaries $$version >/dev/null || exit 1; done
 	"$(VPY)" -c 'from ansible_collections.scs.kaas.plugins.module_utils import pins; \
 		from ansible_collections.scs.kaas.plugins.module_utils.providers import repository; \
 		from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command; \

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import stat
 import tempfile
@@ -59,6 +60,13 @@ def write_atomic(path, data, mode=0o600):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_json(path, document, mode=0o644):
+    """Write ``document`` as indented JSON with sorted keys (the same document gives the same
+    bytes) through :func:`write_atomic`, creating its directory."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    write_atomic(path, json.dumps(document, indent=1, sort_keys=True) + "\n", mode)
 
 
 def write_if_changed(path, data, mode=0o600):

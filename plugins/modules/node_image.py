@@ -65,7 +65,7 @@ image:
   description: The image reference in the engine.
   returned: always
   type: str
-  sample: scs-kaas/haproxy:bookworm-6208135ae35dd058
+  sample: scs-kaas/haproxy:bookworm-7985850d62041a3d
 key:
   description: The content key of the image's recipe.
   returned: always
@@ -82,6 +82,17 @@ build_seconds:
   description: Seconds the root file system build took (0 when cached).
   returned: always
   type: float
+sbom:
+  description:
+    - The image's bill of materials (CycloneDX 1.6 JSON) in the cache, C(<cache_dir>/nodes/images/), listing every
+      Debian package of the image with the sha256 of its C(.deb) and every file the recipe adds.
+    - Written when missing or when the root file system was built; in check mode the path it would have.
+  returned: always
+  type: str
+sbom_written:
+  description: Whether this run wrote the bill of materials (false in check mode).
+  returned: always
+  type: bool
 """
 
 import os
@@ -111,8 +122,10 @@ class NodeImageModule(KaasModule):
             present = image_build.image_present(recipe, p["repository"], p["docker"], p["docker_host"], runner)
             key = image_recipes.content_key(recipe)
             rootfs = image_build.rootfs_cache_path(p["cache_dir"], recipe, key)
-            return {"changed": not present, "image": image_recipes.image_reference(p["repository"], recipe, key),
-                    "key": key, "rootfs": rootfs, "rootfs_cached": os.path.isfile(rootfs), "build_seconds": 0.0}
+            reference = image_recipes.image_reference(p["repository"], recipe, key)
+            return {"changed": not present, "image": reference, "key": key, "rootfs": rootfs,
+                    "rootfs_cached": os.path.isfile(rootfs), "build_seconds": 0.0,
+                    "sbom": image_build.image_bom_path(p["cache_dir"], reference, key), "sbom_written": False}
         return image_build.ensure_image(recipe, p["repository"], p["docker"], p["docker_host"], runner,
                                         cache_dir=p["cache_dir"], log=self.module.debug)
 

@@ -126,13 +126,17 @@ def registry_head(url, headers):
 
 
 def web_objects(worker, control_plane):
+    """The test Deployment on ``worker`` with its Service, and a client pod on ``control_plane``.
+    Placed by node selector, not ``nodeName``: the scheduler then honours a cordon, so a drain
+    (every Machine replacement drains its node) leaves the replacement pod Pending instead of
+    binding it to the draining node again and again."""
     web = "docker.io/scs-kaas/test-web:1"
     labels = {"app": "test-web"}
     return [
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "test-web", "namespace": "default"},
          "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
              "metadata": {"labels": labels},
-             "spec": {"nodeName": worker, "containers": [{
+             "spec": {"nodeSelector": {"kubernetes.io/hostname": worker}, "containers": [{
                  "name": "web", "image": web, "ports": [{"containerPort": 8080}],
                  "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
                  "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1}}]}}}},
@@ -140,7 +144,7 @@ def web_objects(worker, control_plane):
          "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}},
         # The client: on the control plane node, asking the Service by its DNS name (CoreDNS).
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "test-client", "namespace": "default"},
-         "spec": {"nodeName": control_plane, "restartPolicy": "Never",
+         "spec": {"nodeSelector": {"kubernetes.io/hostname": control_plane}, "restartPolicy": "Never",
                   "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
                   "containers": [{"name": "client", "image": web, "command": ["python3", "-c", (
                       "import time, urllib.request\n"

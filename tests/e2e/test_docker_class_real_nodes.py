@@ -3,7 +3,8 @@
 # Apache License 2.0 (see LICENSE)
 """A docker-class cluster (1 control plane, 1 worker) created by Cluster API's development
 provider (docker backend) on the node and load balancer images built here, against an engine the
-collection starts, every image through the registry mirror."""
+collection starts, every image through the registry mirror; scaled, upgraded one minor through
+``upgrade.yml`` and deleted."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import (
     cluster_images, cni_flannel, image_recipes, layered_build)
 
-VERSION = pins.KUBERNETES_MANAGEMENT_VERSION
+# The upgrade's two minors; the newer is the management pin (its builds are shared).
+FROM_VERSION, TO_VERSION = pins.NODE_KUBERNETES_VERSIONS
 REGISTRY_PORT = 5052
 # The development provider puts every node and load balancer on this network; it does not create it
 # (scs.kaas.docker_engine does, option networks).
@@ -46,14 +48,17 @@ def registry(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def images(engine, registry):
-    built = real_nodes.cluster_images(engine, VERSION, "127.0.0.1:%d" % REGISTRY_PORT)
+    built = {version: real_nodes.cluster_images(engine, version, "127.0.0.1:%d" % REGISTRY_PORT)
+             for version in (FROM_VERSION, TO_VERSION)}
+    node_images = {version: result["node_image"] for version, result in built.items()}
+    sboms = {reference: path for result in built.values() for reference, path in result["sboms"].items()}
     load_balancer = engine.ensure_image(image_recipes.LOAD_BALANCER)["image"]
     web = cluster_images.mirror_reference(real_nodes.WEB_RECIPE, "127.0.0.1:%d" % REGISTRY_PORT)
     layered_build.ensure_layered_image(real_nodes.WEB_RECIPE, web, engine.ensure_image(image_recipes.NODE_BASE)["image"],
                                        real_nodes.DOCKER_CLI, engine.docker_host, helpers.runner())
     layered_build.ensure_pushed(web, web, real_nodes.DOCKER_CLI, engine.docker_host, helpers.runner(),
                                 real_nodes.registry_head)
-    return {"node_image": built["node_image"], "load_balancer": load_balancer}
+    return {"node_images": node_images, "load_balancer": load_balancer, "sboms": sboms}
 
 
 @pytest.fixture(scope="module")
@@ -63,45 +68,48 @@ def gateway(engine):
 
 
 @pytest.fixture(scope="module")
-def capd_management_cluster(tmp_path_factory, embedded_build, engine, management_cluster):
-    """An embedded management cluster whose development provider talks to our engine. The
-    session cluster is stopped for that time (same fixed ports) and started again afterwards.
-
-    CAPD gets the engine through the runtime's ``docker_host`` option."""
-    management_cluster.stop()
-    mc = helpers.ManagementCluster(str(tmp_path_factory.mktemp("embedded-capd")), embedded_build,
-                                   docker_host=engine.docker_host)
+def capd_management_cluster(embedded_build, engine, management_cluster):
+    """The session's management cluster with its development provider pointed at our engine
+    (the runtime's ``docker_host`` option): the runtime restarts that one process and no other,
+    and points it back afterwards."""
+    before = management_cluster.started_pids()
+    mc = helpers.ManagementCluster(management_cluster.state_dir, embedded_build, docker_host=engine.docker_host)
     try:
         mc.start()
+        after = mc.started_pids()
+        assert sorted(name for name, pid in after.items() if before.get(name) != pid) == ["capd-manager"]
         capd = mc.cluster.processes.running("capd-manager")
         assert capd["docker_host"] == engine.docker_host
         with open("/proc/%d/environ" % capd["pid"], "rb") as handle:
             assert ("DOCKER_HOST=%s" % engine.docker_host).encode() in handle.read().split(b"\0")
         yield mc
     finally:
-        mc.stop()
-        left = mc.leftover_processes()
-        management_cluster.start()
-        assert not left, "processes left after stop: %r" % left
+        helpers.ManagementCluster(management_cluster.state_dir, embedded_build, docker_host="").start()
+        capd = management_cluster.cluster.processes.running("capd-manager")
+        assert capd and not capd.get("docker_host"), capd
 
 
-def _spec(images, gateway):
+def _spec(images, gateway, version):
     repository_name, _sep, tag = images["load_balancer"].rpartition(":")
     mirror = "http://%s:%d" % (gateway, REGISTRY_PORT)
     return {
-        "kubernetes_version": VERSION,
+        "kubernetes_version": version,
         "control_plane": {"replicas": 1},
         "node_groups": [{"name": "md-0", "replicas": 1}],
         "network": {"pods": [POD_CIDR], "services": ["10.96.0.0/16"]},
         "variables": {
-            "image": {"name": images["node_image"]},
+            # Each role takes the image of its own version: the upgrade rolls nodes onto the new one.
+            "image": {"nameByVersion": dict(images["node_images"])},
             "loadBalancerImage": {"repository": repository_name.rpartition("/haproxy")[0], "tag": tag},
+            # mirrorOnly: containerd never falls back to the upstream registry itself.
             "registryMirrors": [{"registry": upstream, "endpoints": ["%s/v2/%s" % (mirror, upstream)],
-                                 "overridePath": True} for upstream in MIRRORED],
+                                 "overridePath": True, "mirrorOnly": True} for upstream in MIRRORED],
             "etcdImageTag": pins.ETCD_VERSION.lstrip("v") + "-0",
             "cgroupV1": not os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
             # Isolation by configuration: no upstream resolver for outside names.
             "corednsLocalOnly": True,
+            # The control plane provider moves CoreDNS on upgrade only when the tag is given.
+            "corednsImageTagByVersion": {v: pins.COREDNS_VERSIONS[v] for v in (FROM_VERSION, TO_VERSION)},
         },
     }
 
@@ -130,8 +138,8 @@ def lab(capd_management_cluster, ansible_env, engine, registry, images, gateway,
             "baseline": _engine_objects(engine)}
 
 
-def _inventory(lab, workers):
-    spec = dict(_spec(lab["images"], lab["gateway"]), node_groups=[{"name": "md-0", "replicas": workers}])
+def _inventory(lab, workers, version=FROM_VERSION):
+    spec = dict(_spec(lab["images"], lab["gateway"], version), node_groups=[{"name": "md-0", "replicas": workers}])
     return wh.write_inventory(str(lab["dir"] / "hosts.yml"), lab["mc"].kubeconfig, {HOST: spec},
                               {"infrastructure": "docker", "namespace": NAMESPACE, "protected": False},
                               group="docker")
@@ -157,13 +165,74 @@ def _nodes_ready(lab, count):
     return ready if len(ready) == count and set(ready.values()) == {"True"} else None
 
 
+def _serve_on_worker_and_ask_from_control_plane(lab, worker, control_plane):
+    """The test Deployment on ``worker`` answers, through its Service's DNS name, a client pod on
+    ``control_plane``: pod network, kube-proxy and CoreDNS all work across nodes."""
+    _workload(lab, "delete", "pod", "test-client", "--ignore-not-found", "--wait=true")
+    _workload(lab, "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                        "items": real_nodes.web_objects(worker, control_plane)}))
+
+    def client_done():
+        phase = _workload(lab, "get", "pod", "test-client", "-o", "jsonpath={.status.phase}").stdout
+        return phase if phase in ("Succeeded", "Failed") else None
+    phase = helpers.wait_for("the client pod to finish", client_done, 300, 2)
+    answer = _workload(lab, "logs", "test-client").stdout.strip().splitlines()
+    print("client %s; last lines %s" % (phase, answer[-3:]))
+    assert phase == "Succeeded"
+    server = [p for p in json.loads(_workload(lab, "get", "pods", "-l", "app=test-web", "-o", "json").stdout)["items"]
+              if not p["metadata"].get("deletionTimestamp")]
+    assert [p["spec"]["nodeName"] for p in server] == [worker]
+    assert answer[-1] == server[0]["metadata"]["name"]
+
+
+def _node_memory(lab):
+    """MiB of memory (proportional set size) of each container's processes: the engine's own
+    statistics read 0 on this cgroup v1 host, so the processes' smaps count instead."""
+    engine, used = lab["engine"], {}
+    for name in engine.docker("ps", "--format", "{{.Names}}").stdout.split():
+        total = 0
+        for pid in engine.docker("top", name, "-eo", "pid").stdout.split()[1:]:
+            try:
+                with open("/proc/%s/smaps_rollup" % pid) as handle:
+                    total += sum(int(line.split()[1]) for line in handle if line.startswith("Pss:"))
+            except OSError:
+                continue  # the process ended meanwhile
+        used[name] = round(total / 1024.0)
+    return used
+
+
+def test_every_image_the_nodes_run_has_a_valid_bill_of_materials(lab):
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    sboms = lab["images"]["sboms"]
+    assert set(lab["images"]["node_images"].values()) <= set(sboms)
+    assert {"registry.k8s.io/kube-apiserver:" + v for v in (FROM_VERSION, TO_VERSION)} <= {
+        reference.split("/", 1)[1] for reference in sboms if "/registry.k8s.io/" in reference}
+    validator = JsonStrictValidator(SchemaVersion.V1_6)
+    for reference, path in sorted(sboms.items()):
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        assert validator.validate_str(text) is None, (reference, path)
+    for version, reference in lab["images"]["node_images"].items():
+        with open(sboms[reference], encoding="utf-8") as handle:
+            components = json.load(handle)["components"]
+        binaries = {c["name"]: c for c in components if c["type"] == "application"}
+        assert {"kubelet", "kubeadm", "containerd", "runc"} <= set(binaries), sorted(binaries)
+        assert binaries["kubelet"]["version"] == version and binaries["kubelet"]["hashes"][0]["alg"] == "SHA-256"
+        debian = [c for c in components if c.get("purl", "").startswith("pkg:deb/debian/systemd@")]
+        assert debian and debian[0]["hashes"][0]["alg"] == "SHA-256", debian
+
+
 def test_docker_class_cluster_comes_up(lab):
     mc, engine, registry, images, directory = lab["mc"], lab["engine"], lab["registry"], lab["images"], lab["dir"]
     ansible_env = lab["env"]
     inventory = _inventory(lab, 1)
     classes_playbook = str(directory / "classes.yml")
     with open(classes_playbook, "w") as handle:
-        role_vars = {"cluster_classes_infrastructures": ["docker"], "cluster_classes_kubernetes_minors": ["1.36"]}
+        role_vars = {"cluster_classes_infrastructures": ["docker"],
+                     "cluster_classes_kubernetes_minors": [v.lstrip("v").rsplit(".", 1)[0]
+                                                           for v in (FROM_VERSION, TO_VERSION)]}
         yaml.safe_dump([{"name": "classes", "hosts": "localhost", "gather_facts": False,
                          "roles": [{"role": "scs.kaas.cluster_classes", "vars": role_vars}]}], handle)
     proc, _recap = wh.run_playbook(ansible_env, inventory, classes_playbook)
@@ -213,19 +282,7 @@ def test_docker_class_cluster_comes_up(lab):
     assert set(roles) == set(ready)
     control_plane = [n for n, r in roles.items() if r == "cp"][0]
     worker = [n for n, r in roles.items() if r == "worker"][0]
-    workload("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
-                                                  "items": real_nodes.web_objects(worker, control_plane)}))
-
-    def client_done():
-        phase = workload("get", "pod", "test-client", "-o", "jsonpath={.status.phase}").stdout
-        return phase if phase in ("Succeeded", "Failed") else None
-    phase = helpers.wait_for("the client pod to finish", client_done, 300, 2)
-    answer = workload("logs", "test-client").stdout.strip().splitlines()
-    print("client %s; last lines %s" % (phase, answer[-3:]))
-    assert phase == "Succeeded"
-    server = json.loads(workload("get", "pods", "-l", "app=test-web", "-o", "json").stdout)["items"]
-    assert [p["spec"]["nodeName"] for p in server] == [worker]
-    assert answer[-1] == server[0]["metadata"]["name"]
+    _serve_on_worker_and_ask_from_control_plane(lab, worker, control_plane)
     coredns = json.loads(workload("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o",
                                   "json").stdout)["items"]
     assert coredns and all(p["status"]["phase"] == "Running" for p in coredns)
@@ -237,8 +294,14 @@ def test_docker_class_cluster_comes_up(lab):
     containers = engine.docker("ps", "--filter", "label=io.x-k8s.kind.cluster=%s" % HOST,
                                "--format", "{{.Names}} {{.Image}}").stdout.split("\n")
     by_name = dict(line.split() for line in containers if line.strip())
-    assert by_name == {"%s-lb" % HOST: images["load_balancer"], control_plane: images["node_image"],
-                       worker: images["node_image"]}
+    print("memory per node container (MiB PSS): %s" % json.dumps(_node_memory(lab)))
+    assert by_name == {"%s-lb" % HOST: images["load_balancer"], control_plane: images["node_images"][FROM_VERSION],
+                       worker: images["node_images"][FROM_VERSION]}
+    # Isolation by configuration: the mirror is each registry's only host, with no upstream fallback.
+    for upstream in MIRRORED:
+        hosts_toml = engine.docker("exec", worker, "cat", "/etc/containerd/certs.d/%s/hosts.toml" % upstream).stdout
+        assert hosts_toml.splitlines()[0] == 'server = "http://%s:%d/v2/%s"' % (lab["gateway"], REGISTRY_PORT, upstream)
+        assert "https://" not in hosts_toml, hosts_toml
     # Nothing pre-loaded: each node pulled what it runs through the mirror.
     addresses = {}
     for item in json.loads(workload("get", "nodes", "-o", "json").stdout)["items"]:
@@ -292,9 +355,9 @@ def test_clusterctl_the_nodes_and_workload_cluster_info_agree(lab):
     print(described)
     cluster_line = [line for line in described.splitlines() if line.startswith("Cluster ")]
     assert info["available"] is True and cluster_line and " True " in cluster_line[0], described
-    assert info["kubernetes_version"] == VERSION
+    assert info["kubernetes_version"] == FROM_VERSION
     kubelets = sorted(n["status"]["nodeInfo"]["kubeletVersion"] for n in nodes)
-    assert info["machines"]["versions"] == {VERSION: len(nodes)} and kubelets == [VERSION] * len(nodes)
+    assert info["machines"]["versions"] == {FROM_VERSION: len(nodes)} and kubelets == [FROM_VERSION] * len(nodes)
     assert (info["machines"]["control_plane"], info["machines"]["workers"]) == (1, 1)
     node_roles = sorted("control-plane" if "node-role.kubernetes.io/control-plane" in n["metadata"]["labels"]
                         else "worker" for n in nodes)
@@ -324,13 +387,93 @@ def test_scale_workers_to_two(lab):
     address = [a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"][0]
     pulls = real_nodes.manifest_pulls(lab["registry"].access_log).get(address, set())
     assert {"registry.k8s.io/pause", "registry.k8s.io/kube-proxy", "ghcr.io/flannel-io/flannel"} <= pulls, pulls
-    assert engine.docker("inspect", "--format", "{{.Config.Image}}", new_node).stdout.strip() == lab["images"]["node_image"]
+    assert engine.docker("inspect", "--format", "{{.Config.Image}}", new_node).stdout.strip() == (
+        lab["images"]["node_images"][FROM_VERSION])
+
+
+def _machine_writes(events, what):
+    """The Machine creations or deletions among audit events. Controllers create Machines by
+    server-side apply: a patch answered 201 Created is a creation."""
+    out = []
+    for event in events:
+        ref, code = event.get("objectRef") or {}, (event.get("responseStatus") or {}).get("code", 500)
+        if ref.get("resource") != "machines" or ref.get("namespace") != NAMESPACE or ref.get("subresource"):
+            continue
+        created = event.get("verb") == "create" or (event.get("verb") == "patch" and code == 201)
+        if (what == "created" and created and code < 300) or (
+                what == "deleted" and event.get("verb") == "delete" and code < 300):
+            out.append(event)
+    return out
+
+
+def _upgraded(lab, count):
+    machines = lab["mc"].kubectl_json("get", "machines", "-n", NAMESPACE)["items"]
+    nodes = _nodes_ready(lab, count)
+    if not nodes or len(machines) != count:
+        return None
+    versions = {m["spec"].get("version") for m in machines}
+    refs = {(m.get("status", {}).get("nodeRef") or {}).get("name") for m in machines}
+    kubelets = {n["status"]["nodeInfo"]["kubeletVersion"]
+                for n in json.loads(_workload(lab, "get", "nodes", "-o", "json").stdout)["items"]}
+    return machines if versions == kubelets == {TO_VERSION} and refs == set(nodes) else None
+
+
+def test_upgrade_one_minor_rolls_every_machine_onto_the_new_image(lab):
+    mc, engine, images = lab["mc"], lab["engine"], lab["images"]
+    before = {m["metadata"]["name"] for m in mc.kubectl_json("get", "machines", "-n", NAMESPACE)["items"]}
+    marker = mc.mark()
+    started = time.monotonic()
+    # The inventory is the source of truth: its version moves one minor, upgrade.yml walks there.
+    proc, recap = wh.run_playbook(lab["env"], _inventory(lab, 2, TO_VERSION), "upgrade.yml")
+    print("upgrade.yml: rc %d after %.1fs\n%s" % (proc.returncode, time.monotonic() - started, proc.stdout[-3000:]))
+    assert proc.returncode == 0 and recap[HOST]["changed"] >= 1, proc.stdout[-5000:]
+    machines = helpers.wait_for("every Machine and Node on %s" % TO_VERSION, lambda: _upgraded(lab, 3), 900, 3)
+    lab["timings"]["upgrade"] = round(time.monotonic() - started, 1)
+    # Every Machine was replaced, each exactly once: three created, the three old ones deleted.
+    events = mc.audit_events(marker)
+    created, deleted = _machine_writes(events, "created"), _machine_writes(events, "deleted")
+    assert not before & {m["metadata"]["name"] for m in machines}
+    assert sorted(e["objectRef"]["name"] for e in created) == sorted(m["metadata"]["name"] for m in machines)
+    # (a controller may repeat a delete while finalizers run; the names are what counts)
+    assert {e["objectRef"]["name"] for e in deleted} == before
+    # Each node container runs the new version's image.
+    for machine in machines:
+        node = machine["status"]["nodeRef"]["name"]
+        assert engine.docker("inspect", "--format", "{{.Config.Image}}", node).stdout.strip() == (
+            images["node_images"][TO_VERSION]), node
+    # The control plane provider moved kube-proxy and CoreDNS to the new minor's images.
+    kube_proxy = json.loads(_workload(lab, "-n", "kube-system", "get", "daemonset", "kube-proxy", "-o", "json").stdout)
+    assert kube_proxy["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.k8s.io/kube-proxy:" + TO_VERSION
+    coredns_image = "registry.k8s.io/coredns/coredns:" + pins.COREDNS_VERSIONS[TO_VERSION]
+
+    def coredns_moved():
+        pods = json.loads(_workload(lab, "-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o",
+                                    "json").stdout)["items"]
+        images_running = {c["image"] for p in pods for c in p["spec"]["containers"]}
+        running = [p for p in pods if p["status"]["phase"] == "Running" and not p["metadata"].get("deletionTimestamp")]
+        return pods if images_running == {coredns_image} and running else None
+    helpers.wait_for("CoreDNS on %s" % coredns_image, coredns_moved, 300, 2)
+    corefile = json.loads(_workload(lab, "-n", "kube-system", "get", "configmap", "coredns", "-o", "json").stdout)
+    assert "forward" not in corefile["data"]["Corefile"]
+    # The new nodes pulled the new minor's images through the mirror; the cluster still serves.
+    roles = {m["status"]["nodeRef"]["name"]: "cluster.x-k8s.io/control-plane" in m["metadata"]["labels"]
+             for m in machines}
+    [control_plane] = [n for n, is_cp in roles.items() if is_cp]
+    node = json.loads(_workload(lab, "get", "node", control_plane, "-o", "json").stdout)
+    address = [a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"][0]
+    assert {"registry.k8s.io/kube-apiserver", "registry.k8s.io/kube-proxy"} <= (
+        real_nodes.manifest_pulls(lab["registry"].access_log).get(address, set()))
+    _serve_on_worker_and_ask_from_control_plane(lab, sorted(n for n, is_cp in roles.items() if not is_cp)[0],
+                                                control_plane)
+    [info] = _info(lab)
+    assert info["kubernetes_version"] == TO_VERSION and info["machines"]["versions"] == {TO_VERSION: 3}
+    print("memory per node container after the upgrade (MiB PSS): %s" % json.dumps(_node_memory(lab)))
 
 
 def test_delete_leaves_no_container_volume_or_network(lab):
     mc, engine = lab["mc"], lab["engine"]
     started = time.monotonic()
-    proc, _recap = wh.run_playbook(lab["env"], _inventory(lab, 2), "delete.yml")
+    proc, _recap = wh.run_playbook(lab["env"], _inventory(lab, 2, TO_VERSION), "delete.yml")
     lab["timings"]["delete"] = round(time.monotonic() - started, 1)
     print("timings (s): %s" % json.dumps(lab["timings"]))
     assert proc.returncode == 0, proc.stdout[-5000:]

@@ -13,7 +13,8 @@ what a node built by this collection and an offline registry need:
 - ``loadBalancerImage`` (``{repository, tag}``): the DevCluster load balancer image
   (``<repository>/haproxy:<tag>``);
 - ``registryMirrors``: containerd ``hosts.toml`` files; ``overridePath`` for a mirror that serves
-  an upstream under a path prefix (``http://mirror:5000/v2/registry.k8s.io``);
+  an upstream under a path prefix (``http://mirror:5000/v2/registry.k8s.io``); ``mirrorOnly`` for
+  no fallback to the upstream registry (containerd tries the root ``server`` after the mirrors);
 - ``etcdImageTag``: the tag of kubeadm's etcd image when the registry holds another etcd than
   kubeadm's default (kubeadm v1.36.5 asks for 3.6.8-0; the etcd built here is the pinned one);
 - ``cgroupV1``: the host runs cgroup v1, where kubelets from 1.35 on refuse to start unless
@@ -22,7 +23,11 @@ what a node built by this collection and an offline registry need:
   that forwards every other name to the node's resolver; nodes with no upstream (an offline engine)
   would then wait for that resolver's timeout on every outside name. The first control plane
   removes the ``forward`` block from the ``coredns`` ConfigMap right after ``kubeadm init``
-  (CoreDNS's ``reload`` plugin picks it up); later control planes find it removed already.
+  (CoreDNS's ``reload`` plugin picks it up); later control planes find it removed already;
+- ``corednsImageTagByVersion``: Kubernetes version -> CoreDNS image tag, written to the control
+  plane's ``clusterConfiguration.dns.imageTag`` for its own version. The control plane provider
+  moves CoreDNS (Deployment image and Corefile migration) only when that field names a new tag;
+  without it, CoreDNS stays at the tag ``kubeadm init`` deployed through every upgrade.
 
 Every node turns IP forwarding on before kubeadm runs: a node container gets a new network
 namespace with the kernel's default (off), and kubeadm's preflight refuses to run without it
@@ -53,14 +58,27 @@ def _image_template(version_var):
     )
 
 
+# A version the map does not name leaves dns empty: the provider then keeps the running CoreDNS.
+_COREDNS_TAG = (
+    "{{- $tag := index .corednsImageTagByVersion .builtin.controlPlane.version }}"
+    "{{- if $tag }}imageTag: {{ $tag | toJson }}{{- else }}{}{{- end }}\n"
+)
+
+
 # One hosts.toml per registry; with overridePath the endpoint URL is used as the full API path.
+# containerd always tries the root ``server`` last (the upstream when none is written): mirrorOnly
+# makes the last endpoint the root, so no pull ever goes past the mirrors (sprig: initial, last).
 _FILES = (
     "{{- range .registryMirrors }}\n"
     "{{- $override := .overridePath }}\n"
+    "{{- $hosts := .endpoints }}{{ $server := printf \"https://%s\" .registry }}{{ $root := \"\" }}\n"
+    "{{- if .mirrorOnly }}{{ $hosts = initial .endpoints }}{{ $server = last .endpoints }}"
+    "{{ $root = \"capabilities = [\\\"pull\\\", \\\"resolve\\\"]\\n\" }}"
+    "{{ if $override }}{{ $root = printf \"%soverride_path = true\\n\" $root }}{{ end }}{{ end }}\n"
     "- path: {{ printf \"/etc/containerd/certs.d/%s/hosts.toml\" .registry | toJson }}\n"
     "  owner: root:root\n"
     "  permissions: \"0644\"\n"
-    "  content: {{ $c := printf \"server = %q\\n\" (printf \"https://%s\" .registry) }}{{ range .endpoints }}"
+    "  content: {{ $c := printf \"server = %q\\n%s\" $server $root }}{{ range $hosts }}"
     "{{ $c = printf \"%s\\n[host.%q]\\n  capabilities = [\\\"pull\\\", \\\"resolve\\\"]\\n\" $c . }}"
     "{{ if $override }}{{ $c = printf \"%s  override_path = true\\n\" $c }}{{ end }}"
     "{{ end }}{{ $c | toJson }}\n"
@@ -100,7 +118,11 @@ def docker_variables():
             "containerd registry mirrors (/etc/containerd/certs.d/<registry>/hosts.toml).",
             {"overridePath": {"type": "boolean",
                               "description": "The endpoints are full API paths "
-                                             "(http://mirror/v2/<registry>): containerd override_path."}})),
+                                             "(http://mirror/v2/<registry>): containerd override_path."},
+             "mirrorOnly": {"type": "boolean",
+                            "description": "Pull only through the endpoints, never from the upstream registry "
+                                           "itself (air-gapped sites): the last endpoint becomes containerd's "
+                                           "root server instead of https://<registry>."}})),
         common.variable("etcdImageTag", {
             "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
             "description": "Tag of the etcd image kubeadm runs (clusterConfiguration.etcd.local.imageTag), "
@@ -115,6 +137,15 @@ def docker_variables():
             "type": "boolean",
             "description": "CoreDNS answers only the cluster's names: the forward block leaves its Corefile "
                            "after kubeadm init (nodes with no upstream resolver).",
+        }),
+        common.variable("corednsImageTagByVersion", {
+            "type": "object", "minProperties": 1,
+            "description": "Kubernetes version (e.g. v1.36.5) -> CoreDNS image tag (e.g. v1.14.2) for the control "
+                           "plane's clusterConfiguration.dns.imageTag: an upgrade then moves CoreDNS to the new "
+                           "version's tag. A version not listed keeps the running CoreDNS. Default: CoreDNS stays "
+                           "at the tag kubeadm init deployed.",
+            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 128,
+                                     "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"},
         }),
     ]
 
@@ -168,12 +199,15 @@ def docker_patches():
          "definitions": [{"selector": kcpt, "jsonPatches": [
              {"op": "add", "path": common.KCPT_SPEC + "/postKubeadmCommands",
               "value": [COREDNS_LOCAL_ONLY_COMMAND]}]}]},
+        {"name": "corednsImageTagByVersion", "description": "CoreDNS image tag per control plane version.",
+         "enabledIf": common.if_set("corednsImageTagByVersion"),
+         "definitions": [definition(kcpt, common.KCPT_SPEC + "/clusterConfiguration/dns", template=_COREDNS_TAG)]},
     ]
 
 
 def build_docker_v2(name, minor):
     """Revision 2: revision 1 plus image, loadBalancerImage, registryMirrors, etcdImageTag, cgroupV1,
-    corednsLocalOnly and IP forwarding before kubeadm."""
+    corednsLocalOnly, corednsImageTagByVersion and IP forwarding before kubeadm."""
     objects = class_dev.build_docker_v1(name, minor)
     cluster_class, templates = objects[0], objects[1:]
     for template in templates:

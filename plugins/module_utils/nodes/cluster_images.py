@@ -208,10 +208,11 @@ def mirror_reference(recipe, mirror):
 
 def mirror_hosts_toml(upstream, mirror_url):
     """containerd's ``/etc/containerd/certs.d/<upstream>/hosts.toml``: pull ``upstream``'s images
-    from ``<mirror_url>/v2/<upstream>/...`` (one mirror serves several upstreams without their
-    names colliding), the upstream itself stays the fallback."""
-    return ('server = "https://%s"\n\n[host."%s/v2/%s"]\n  capabilities = ["pull", "resolve"]\n'
-            "  override_path = true\n" % (upstream, mirror_url.rstrip("/"), upstream))
+    from ``<mirror_url>/v2/<upstream>/...`` only (one mirror serves several upstreams without their
+    names colliding). The mirror is the root server: containerd tries the root last whatever the
+    host entries say, and a root left unset means the upstream itself."""
+    return ('server = "%s/v2/%s"\ncapabilities = ["pull", "resolve"]\noverride_path = true\n'
+            % (mirror_url.rstrip("/"), upstream))
 
 
 def dockerfile(recipe, base_reference, context_names):

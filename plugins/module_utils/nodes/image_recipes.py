@@ -13,8 +13,10 @@ __metaclass__ = type
 import hashlib
 import json
 
-# Bump when the build procedure (not a recipe) changes what an image contains.
-BUILD_PROCEDURE = 1
+# Bump when the build procedure (not a recipe) changes what an image contains or what is cached
+# with it. 2: the package list beside the tar (a tar of procedure 1 has none, so it gets a new key
+# and is rebuilt, never read without one).
+BUILD_PROCEDURE = 2
 
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"

@@ -3,7 +3,8 @@
 # Apache License 2.0 (see LICENSE)
 """Build the images of ``cluster_images.py`` with the engine's builder and push them to the
 local registry. Each image carries its content key as a label, so a second run builds nothing;
-a push is skipped when the registry already serves the digest the engine holds."""
+a push is skipped when the registry already serves the digest the engine holds. Each image's
+bill of materials (``image_sbom.py``) is written into the cache when missing."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -18,7 +19,9 @@ import time
 from ansible_collections.scs.kaas.plugins.module_utils import pins as _pins
 from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache import file_sha256
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
-from ansible_collections.scs.kaas.plugins.module_utils.nodes import cluster_images, cni_flannel, image_build, image_recipes
+from ansible_collections.scs.kaas.plugins.module_utils.files import write_json
+from ansible_collections.scs.kaas.plugins.module_utils.nodes import cluster_images, cni_flannel, image_build
+from ansible_collections.scs.kaas.plugins.module_utils.nodes import image_recipes, image_sbom, node_binaries
 
 KEY_LABEL = image_build.CONTENT_KEY_LABEL
 
@@ -38,13 +41,50 @@ def _place(source, target):
         shutil.copyfile(source, target)
 
 
-def ensure_layered_image(recipe, reference, base_reference, docker, docker_host, runner, log=None):
+def layered_image_bom(recipe, reference, key, base_reference, runner, binaries=None, cache_dir=None):
+    """The bill of materials of ``recipe`` built as ``reference``: the files whose source is one of
+    ``binaries`` (``{name: path}``, the node binaries) are listed as binaries with their Go
+    modules, every other file by its sha256, the base's Debian packages from its cached package
+    list."""
+    binaries = binaries or {}
+    names = dict((path, name) for name, path in binaries.items())
+    paths = {}
+    for destination, entry in recipe["files"].items():
+        if entry.get("source") in names:
+            paths.setdefault(names[entry["source"]], []).append(destination)
+    entries = node_binaries.bom_entries(runner, dict((name, binaries[name]) for name in paths))
+    files = image_sbom.file_records(recipe["files"], file_digest, binary_sources=names)
+    base = None
+    if recipe["base"]:
+        base_key = image_recipes.content_key(recipe["base"])
+        tar_path = image_build.rootfs_cache_path(cache_dir, recipe["base"], base_key)
+        rootfs = image_build.read_packages(tar_path)
+        if rootfs is None:
+            raise LayeredBuildError("%s: the package list of its base %s is missing (%s); image_build.ensure_image "
+                                    "of the base writes it" % (reference, base_reference,
+                                                               image_build.packages_path(tar_path)))
+        base = {"reference": base_reference, "key": base_key, "rootfs": rootfs}
+    return image_sbom.image_bom(reference, key, base=base, binaries=entries, binary_paths=paths, files=files)
+
+
+def ensure_layered_image(recipe, reference, base_reference, docker, docker_host, runner, log=None, binaries=None,
+                         cache_dir=None):
     """Build ``recipe`` as ``reference`` on ``base_reference`` (None for scratch) unless the engine
-    holds it under its content key. Returns ``{"image", "key", "changed", "seconds"}``."""
+    holds it under its content key; write its bill of materials when missing or when the image
+    was built (``binaries``: see :func:`layered_image_bom`). Returns ``{"image", "key",
+    "changed", "seconds", "sbom", "sbom_written"}``."""
     key = cluster_images.content_key(recipe, file_digest)
+    bom_path = image_build.image_bom_path(cache_dir, reference, key)
+    result = {"image": reference, "key": key, "sbom": bom_path}
     if image_build.engine_content_key(reference, docker, docker_host, runner) == key:
-        return {"image": reference, "key": key, "changed": False, "seconds": 0.0}
+        written = not os.path.isfile(bom_path)
+        if written:
+            write_json(bom_path, layered_image_bom(recipe, reference, key, base_reference, runner, binaries,
+                                                   cache_dir))
+        return dict(result, changed=False, seconds=0.0, sbom_written=written)
     started = time.time()
+    # Described before the build: a missing base package list fails before anything is built.
+    document = layered_image_bom(recipe, reference, key, base_reference, runner, binaries, cache_dir)
     names = cluster_images.context_names(recipe)
     work = tempfile.mkdtemp(prefix="scs-kaas-image-")
     try:
@@ -66,7 +106,8 @@ def ensure_layered_image(recipe, reference, base_reference, docker, docker_host,
             .check("docker build of %s" % reference)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"image": reference, "key": key, "changed": True, "seconds": round(time.time() - started, 1)}
+    write_json(bom_path, document)
+    return dict(result, changed=True, seconds=round(time.time() - started, 1), sbom_written=True)
 
 
 def _repo_digests(docker, docker_host, runner, reference):
@@ -121,7 +162,7 @@ def ensure_cluster_images(version, binaries, kind_dir, mirror, docker, docker_ho
     """Every image a node of Kubernetes ``version`` needs: ``node-base`` imported, the node image
     built on it, kubeadm's images and the CNI's built and pushed to ``mirror`` (``host:port``)
     under their upstream names. Returns ``{"node_image", "images": {upstream name: mirror name},
-    "changed", "built", "pushed", "seconds"}``."""
+    "sboms": {image reference: bill of materials}, "changed", "built", "pushed", "seconds"}``."""
     started = time.time()
     base = image_build.ensure_image(image_recipes.NODE_BASE, repository, docker, docker_host, runner,
                                     cache_dir=cache_dir, log=log)
@@ -130,20 +171,26 @@ def ensure_cluster_images(version, binaries, kind_dir, mirror, docker, docker_ho
     spec.check("ctr oci spec")
     recipes = cluster_image_recipes(version, binaries)
     pause = [recipe for recipe in recipes if recipe["name"] == "pause"][0]
-    node = cluster_images.node_recipe(version, binaries, kind_dir, cluster_images.cri_base_spec(json.loads(spec.stdout)),
-                                      cluster_images.upstream_reference(pause))
+    cri_spec = cluster_images.cri_base_spec(json.loads(spec.stdout))
+    node = cluster_images.node_recipe(version, binaries, kind_dir, cri_spec, cluster_images.upstream_reference(pause))
     node_reference = "%s/node:%s-%s" % (repository, version, cluster_images.content_key(node, file_digest))
-    built, pushed, images = [], [], {}
-    if ensure_layered_image(node, node_reference, base["image"], docker, docker_host, runner, log)["changed"]:
+    built, pushed, images, sboms = [], [], {}, {base["image"]: base["sbom"]}
+    node_image = ensure_layered_image(node, node_reference, base["image"], docker, docker_host, runner, log,
+                                      binaries=binaries, cache_dir=cache_dir)
+    sboms[node_reference] = node_image["sbom"]
+    if node_image["changed"]:
         built.append(node_reference)
     for recipe in recipes:
         target = cluster_images.mirror_reference(recipe, mirror)
         base_reference = base["image"] if recipe["base"] else None
-        if ensure_layered_image(recipe, target, base_reference, docker, docker_host, runner, log)["changed"]:
+        image = ensure_layered_image(recipe, target, base_reference, docker, docker_host, runner, log,
+                                     binaries=binaries, cache_dir=cache_dir)
+        sboms[target] = image["sbom"]
+        if image["changed"]:
             built.append(target)
         if ensure_pushed(target, target, docker, docker_host, runner, registry_get):
             pushed.append(target)
         images[cluster_images.upstream_reference(recipe)] = target
     changed = changed or bool(built or pushed)
-    return {"node_image": node_reference, "images": images, "changed": changed, "built": built,
+    return {"node_image": node_reference, "images": images, "sboms": sboms, "changed": changed, "built": built,
             "pushed": pushed, "seconds": round(time.time() - started, 1)}

@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 
 from ansible_collections.scs.kaas.plugins.module_utils import pins as _pins
@@ -36,6 +35,7 @@ from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache impo
 from ansible_collections.scs.kaas.plugins.module_utils.embedded.go_tool import (
     _run, download_modules, find_go, go_env, wrapper_dir)
 from ansible_collections.scs.kaas.plugins.module_utils.errors import BuildError
+from ansible_collections.scs.kaas.plugins.module_utils.files import write_json
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import c_binaries as _c_binaries
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import sbom as _sbom
 
@@ -161,30 +161,42 @@ def bom_path(cache_dir, version, binaries):
     return os.path.join(cache_dir, "nodes", "binaries", "%s-%s" % (version, key), "sbom.cdx.json")
 
 
-def _bom_entry(runner, go, name, binary):
+def _bom_entry(runner, name, binary):
     entry = {"name": name, "sha256": file_sha256(binary)}
     c_build = _c_binaries.read_build_info(binary)
     if c_build:
         entry.update(c_build=c_build, static_libraries=c_build["static_libraries"])
     else:
-        entry.update(build_info=_run(runner, [go, "version", "-m", binary], None, go_env(), "go version -m %s" % name),
+        entry.update(build_info=_run(runner, [find_go(), "version", "-m", binary], None, go_env(),
+                                     "go version -m %s" % name),
                      static_libraries=_static_libraries(binary))
     return entry
 
 
+# The entries read in this process, by name, path, size and mtime: the set's document and the
+# documents of the images holding its binaries ask for the same ones.
+_BOM_ENTRIES = {}
+
+
+def bom_entries(runner, binaries):
+    """The bill-of-materials entries (``sbom.bom``'s input) of ``binaries`` (``{name: path}``), in
+    name order: each binary's sha256 and build information (``go version -m``, or the
+    ``build.json`` of a C build), read once per process."""
+    entries = []
+    for name in sorted(binaries):
+        stat = os.stat(binaries[name])
+        marker = (name, binaries[name], stat.st_size, stat.st_mtime_ns)
+        if marker not in _BOM_ENTRIES:
+            _BOM_ENTRIES[marker] = _bom_entry(runner, name, binaries[name])
+        entries.append(_BOM_ENTRIES[marker])
+    return entries
+
+
 def write_bom(runner, version, binaries, path):
-    """Read each binary's build information (``go version -m``, or the ``build.json`` of a C
-    build) and sha256 and write the set's CycloneDX document to ``path`` (atomically)."""
-    go = find_go()
-    entries = [_bom_entry(runner, go, name, binaries[name]) for name in sorted(binaries)]
-    document = _sbom.bom("scs-kaas-node-binaries", version, entries)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(document, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.rename(tmp, path)
+    """Write the CycloneDX document of the set ``binaries`` (``{name: path}``) to ``path``
+    (atomically)."""
+    document = _sbom.bom("scs-kaas-node-binaries", version, bom_entries(runner, binaries))
+    write_json(path, document)
     return document
 
 

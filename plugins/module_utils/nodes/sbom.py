@@ -12,6 +12,9 @@ binaries use it), the Go standard library and each static library a library comp
 dependency graph says which binary contains which. A binary compiled from C (pause) carries no
 build information; its build record stands in: the source file and its sha256, the Go module and
 version it comes from, the flags, the compiler and the Debian versions of the build tools.
+
+:func:`binary_components` and :func:`document` are shared with the documents of images
+(``image_sbom.py``), which list the binaries an image holds the same way.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -102,7 +105,8 @@ def deb_purl(package, version, arch):
     return "pkg:deb/debian/%s@%s?arch=%s" % (quote(package, safe=""), quote(version, safe=""), quote(arch, safe=""))
 
 
-def _prop(name, value):
+def prop(name, value):
+    """A property in the collection's namespace."""
     return {"name": PROPERTY_PREFIX + name, "value": value}
 
 
@@ -129,11 +133,11 @@ def _module_component(dep):
         component["hashes"] = [{"alg": "SHA-256", "content": digest}]
     properties = []
     if module["sum"]:
-        properties.append(_prop("go.sum", module["sum"]))
+        properties.append(prop("go.sum", module["sum"]))
     if _edited(dep):
-        properties.append(_prop("go:edited", "compiled from a copy of this release changed by the build's edit step"))
+        properties.append(prop("go:edited", "compiled from a copy of this release changed by the build's edit step"))
     elif dep["replaced_by"]:
-        properties.append(_prop("go:replaces", "%s %s" % (dep["path"], dep["version"])))
+        properties.append(prop("go:replaces", "%s %s" % (dep["path"], dep["version"])))
     if properties:
         component["properties"] = properties
     return component
@@ -156,8 +160,8 @@ def _binary_component(entry, info):
     component = {"type": "application", "bom-ref": "binary:" + entry["name"], "name": entry["name"],
                  "purl": golang_purl(provider["path"], provider["version"], subpath),
                  "hashes": [{"alg": "SHA-256", "content": entry["sha256"]}],
-                 "properties": [_prop("go:package", info["path"]), _prop("go:toolchain", info["go"])]
-                 + [_prop("go:build:" + key, value) for key, value in sorted(info["settings"].items())]}
+                 "properties": [prop("go:package", info["path"]), prop("go:toolchain", info["go"])]
+                 + [prop("go:build:" + key, value) for key, value in sorted(info["settings"].items())]}
     if provider["version"] and provider["version"] != "(devel)":
         component["version"] = provider["version"]
     return component
@@ -172,9 +176,9 @@ def _c_binary_component(entry):
     component = {"type": "application", "bom-ref": "binary:" + entry["name"], "name": entry["name"],
                  "version": c["module_version"], "purl": golang_purl(c["module"], c["module_version"], subpath),
                  "hashes": [{"alg": "SHA-256", "content": entry["sha256"]}],
-                 "properties": [_prop("c:source", c["source"]), _prop("c:source:sha256", c["source_sha256"]),
-                                _prop("c:compiler", c["compiler"]), _prop("c:flags", " ".join(c["cflags"]))]
-                 + [_prop("c:build-tool:" + package, package_version)
+                 "properties": [prop("c:source", c["source"]), prop("c:source:sha256", c["source_sha256"]),
+                                prop("c:compiler", c["compiler"]), prop("c:flags", " ".join(c["cflags"]))]
+                 + [prop("c:build-tool:" + package, package_version)
                     for package, package_version in sorted((c.get("build_tools") or {}).items())]}
     module = _module_component({"path": c["module"], "version": c["module_version"], "sum": c.get("module_sum"),
                                 "replaced_by": None})
@@ -196,13 +200,11 @@ def _go_binary(entry, libraries):
     return _binary_component(entry, info), refs, info["settings"].get("GOARCH", "amd64")
 
 
-def bom(name, version, entries):
-    """CycloneDX document (a dict) of the set ``name`` ``version`` made of ``entries``: dicts with
-    ``name``, ``sha256`` (hex), ``build_info`` (``go version -m`` text) or, for a binary compiled
-    from C, ``c_build`` (see :func:`_c_binary_component`), and ``static_libraries``
-    (``{Debian package: version}`` linked in statically; may be absent)."""
-    set_ref = "set:%s@%s" % (name, version)
-    components, dependencies, libraries = [], [], {}
+def binary_components(entries, libraries):
+    """The application components of ``entries`` (see :func:`bom`) and their ``dependencies``
+    entries; what they contain is added to ``libraries`` (``{bom-ref: component}``), each once:
+    a component already there (a Debian package of an image, say) is kept as it is."""
+    applications, dependencies = [], []
     for entry in sorted(entries, key=lambda e: e["name"]):
         if entry.get("c_build"):
             binary, module = _c_binary_component(entry)
@@ -210,31 +212,44 @@ def bom(name, version, entries):
             refs, arch = [module["bom-ref"]], entry["c_build"].get("arch", "amd64")
         else:
             binary, refs, arch = _go_binary(entry, libraries)
-        components.append(binary)
+        applications.append(binary)
         for package, package_version in sorted((entry.get("static_libraries") or {}).items()):
             ref = deb_purl(package, package_version, arch)
             libraries.setdefault(ref, {"type": "library", "bom-ref": ref, "name": package,
                                        "version": package_version, "purl": ref,
-                                       "properties": [_prop("linked", "statically")]})
+                                       "properties": [prop("linked", "statically")]})
             refs.append(ref)
         dependencies.append({"ref": binary["bom-ref"], "dependsOn": sorted(set(refs))})
-    components.extend(libraries[ref] for ref in sorted(libraries))
-    dependencies.insert(0, {"ref": set_ref, "dependsOn": sorted(c["bom-ref"] for c in components
-                                                                if c["type"] == "application")})
-    for ref in sorted(libraries):
-        dependencies.append({"ref": ref})
-    document = {
+    return applications, dependencies
+
+
+def document(subject, components, dependencies, tool):
+    """The CycloneDX document of ``subject`` (the metadata component) made by ``tool``, with a
+    serial number derived from its content (the same content gives the same document)."""
+    bom_document = {
         "bomFormat": "CycloneDX",
         "specVersion": SPEC_VERSION,
         "version": 1,
-        "metadata": {
-            "component": {"type": "platform", "bom-ref": set_ref, "name": name, "version": version,
-                          "description": "binaries built from pinned Go modules by the scs.kaas collection"},
-            "tools": {"components": [{"type": "application", "name": "scs.kaas node binaries"}]},
-        },
+        "metadata": {"component": subject, "tools": {"components": [{"type": "application", "name": tool}]}},
         "components": components,
         "dependencies": dependencies,
     }
-    content = json.dumps(document, sort_keys=True).encode("utf-8")
-    document["serialNumber"] = "urn:uuid:%s" % uuid.uuid5(_SERIAL_NAMESPACE, content.decode("utf-8"))
-    return document
+    content = json.dumps(bom_document, sort_keys=True).encode("utf-8")
+    bom_document["serialNumber"] = "urn:uuid:%s" % uuid.uuid5(_SERIAL_NAMESPACE, content.decode("utf-8"))
+    return bom_document
+
+
+def bom(name, version, entries):
+    """CycloneDX document (a dict) of the set ``name`` ``version`` made of ``entries``: dicts with
+    ``name``, ``sha256`` (hex), ``build_info`` (``go version -m`` text) or, for a binary compiled
+    from C, ``c_build`` (see :func:`_c_binary_component`), and ``static_libraries``
+    (``{Debian package: version}`` linked in statically; may be absent)."""
+    set_ref = "set:%s@%s" % (name, version)
+    libraries = {}
+    applications, dependencies = binary_components(entries, libraries)
+    dependencies.insert(0, {"ref": set_ref, "dependsOn": sorted(c["bom-ref"] for c in applications)})
+    dependencies.extend({"ref": ref} for ref in sorted(libraries))
+    subject = {"type": "platform", "bom-ref": set_ref, "name": name, "version": version,
+               "description": "binaries built from pinned Go modules by the scs.kaas collection"}
+    return document(subject, applications + [libraries[ref] for ref in sorted(libraries)], dependencies,
+                    "scs.kaas node binaries")

@@ -12,7 +12,8 @@ import pytest
 
 from ansible_collections.scs.kaas.plugins.module_utils.capi import classes, validation
 
-NEW_VARIABLES = {"image", "loadBalancerImage", "registryMirrors", "etcdImageTag", "cgroupV1", "corednsLocalOnly"}
+NEW_VARIABLES = {"image", "loadBalancerImage", "registryMirrors", "etcdImageTag", "cgroupV1", "corednsLocalOnly",
+                 "corednsImageTagByVersion"}
 
 
 def _class(revision, minor="1.36"):
@@ -112,6 +113,21 @@ def test_coredns_local_only_edits_the_corefile_on_control_planes_only_when_asked
     assert "get configmap coredns" in command and command.endswith("replace -f -")
 
 
+def test_coredns_image_tag_follows_the_control_plane_version_only_when_asked():
+    patch = _patch("corednsImageTagByVersion")
+    assert patch["enabledIf"] == "{{ if .corednsImageTagByVersion }}true{{ end }}"
+    [definition] = patch["definitions"]
+    assert definition["selector"]["kind"] == "KubeadmControlPlaneTemplate"
+    [operation] = definition["jsonPatches"]
+    assert operation["path"] == "/spec/template/spec/kubeadmConfigSpec/clusterConfiguration/dns"
+    template = operation["valueFrom"]["template"]
+    # The control plane's own version picks the tag: it changes in the same write as the version.
+    assert "index .corednsImageTagByVersion .builtin.controlPlane.version" in template
+    assert ".builtin.machineDeployment" not in template
+    # A version the map lacks renders an empty dns (the provider keeps the running CoreDNS).
+    assert "{{- else }}{}" in template
+
+
 def test_registry_mirrors_write_hosts_toml_on_every_node():
     patch = _patch("registryMirrors")
     assert sorted(d["selector"]["kind"] for d in patch["definitions"]) == [
@@ -119,9 +135,12 @@ def test_registry_mirrors_write_hosts_toml_on_every_node():
     template = patch["definitions"][0]["jsonPatches"][0]["valueFrom"]["template"]
     assert '/etc/containerd/certs.d/%s/hosts.toml' in template
     assert "override_path = true" in template
+    # mirrorOnly: the last endpoint is the root server (no fallback to https://<registry>).
+    assert "{{- if .mirrorOnly }}{{ $hosts = initial .endpoints }}{{ $server = last .endpoints }}" in template
     schema = [v for v in _class(2)[0]["spec"]["variables"] if v["name"] == "registryMirrors"][0]
     item = schema["schema"]["openAPIV3Schema"]["items"]
     assert item["properties"]["overridePath"]["type"] == "boolean"
+    assert item["properties"]["mirrorOnly"]["type"] == "boolean"
 
 
 RAW = {"name": "real-1", "infrastructure": "docker", "kubernetes_version": "v1.36.5",
@@ -145,7 +164,7 @@ def test_a_complete_docker_spec_passes():
                                "loadBalancerImage": {"repository": "scs-kaas", "tag": "bookworm-abc"},
                                "registryMirrors": [{"registry": "registry.k8s.io", "overridePath": True,
                                                     "endpoints": ["http://172.18.0.1:5000/v2/registry.k8s.io"]}],
-                               "cgroupV1": True})
+                               "cgroupV1": True, "corednsImageTagByVersion": {"v1.36.5": "v1.14.2"}})
     spec, errors = validation.normalize_spec(raw, "workload_cluster")
     assert errors == []
     assert spec["class"] == "scs-docker-1-36-v2"

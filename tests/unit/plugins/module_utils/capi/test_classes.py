@@ -27,9 +27,9 @@ GOLDEN_HASHES = {
     ('docker', '1.34', 1): '9d56c09996080a74e1a152a117d85f0c69d7b9e5860abf4b52431d79b1c0c7c9',
     ('docker', '1.35', 1): '15717df1bc468fc175e7f528fd2a747a4488a80b9321ce6a3c5422f990cc8926',
     ('docker', '1.36', 1): '5c98f7f8907843e44f1359e055c6981de17feae499b31081ade223568dc85a75',
-    ('docker', '1.34', 2): 'e20c14ad89e4bc526f10ad8481b711c31642937be63d035fef120b8a314c37e4',
-    ('docker', '1.35', 2): 'eced2dbe8f739ef82e65aabd29727467fd7554007cb4f0fe3c16daa86722014b',
-    ('docker', '1.36', 2): '32ed069f9965fc45238fe0ba3ebb7c54cb9f1108ee582c18edf09113ba7502b0',
+    ('docker', '1.34', 2): '50e67cf465e5ea5daa6437ee129c6329ec1a977aa32d17ec02f9dcfb900cf2d6',
+    ('docker', '1.35', 2): '4d2153280d4353280a66c1718f8ae70712d600e4183a2bfcee185e416a6c2838',
+    ('docker', '1.36', 2): 'd3a574844fed1e4fda8b712d65bd14e1fea4df9a3d58c416f692a974d845976c',
     ('openstack', '1.34', 1): '0208992b6b6adb9762aada6592a3b88620cd9eacb7c2da153bf1bf230defc979',
     ('openstack', '1.35', 1): 'd94692c98df86e9e2bea2a253fd7fc9948af10d12be16fb7b8c94d315415596d',
     ('openstack', '1.36', 1): 'bd60cd201b1055b6fe2bef82f3b31e7102b525bf59014f680ccc4bb344d6ed73',
@@ -49,7 +49,7 @@ OPENSTACK_VARIABLES = {
 }
 # Docker classes from revision 2 on (docs/cluster-classes.md).
 DOCKER_V2_VARIABLES = {"image", "loadBalancerImage", "registryMirrors", "etcdImageTag", "cgroupV1",
-                       "corednsLocalOnly"}
+                       "corednsLocalOnly", "corednsImageTagByVersion"}
 
 # JSON schema keywords a ClusterClass variable schema accepts (Cluster API v1beta2 JSONSchemaProps).
 SCHEMA_KEYWORDS = {

@@ -17,21 +17,6 @@ import pytest
 
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import cluster_images, cni_flannel, layered_build
 
-NAMES = ("containerd", "containerd-shim-runc-v2", "ctr", "crictl", "runc", "kubelet", "kubeadm", "kubectl",
-         "bridge", "host-local", "loopback", "portmap", "ptp", "kube-apiserver", "kube-controller-manager",
-         "kube-scheduler", "kube-proxy", "etcd-server", "pause", "coredns", "flanneld")
-
-
-@pytest.fixture
-def binaries(tmp_path):
-    paths = {}
-    for name in NAMES:
-        path = tmp_path / "bin" / name
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(name.encode())
-        paths[name] = str(path)
-    return paths
-
 
 @pytest.fixture
 def kind_dir(tmp_path):
@@ -106,8 +91,9 @@ def test_dockerfile_copies_every_file_by_its_context_name(binaries):
 
 def test_mirror_hosts_toml_keeps_upstreams_apart():
     text = cluster_images.mirror_hosts_toml("ghcr.io", "http://172.18.0.1:5051/")
-    assert text.splitlines()[0] == 'server = "https://ghcr.io"'
-    assert '[host."http://172.18.0.1:5051/v2/ghcr.io"]' in text
+    # The mirror is the only host: no fallback to the upstream registry.
+    assert text.splitlines()[0] == 'server = "http://172.18.0.1:5051/v2/ghcr.io"'
+    assert "https://" not in text and "[host." not in text
     assert "override_path = true" in text
 
 
