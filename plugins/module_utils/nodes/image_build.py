@@ -212,10 +212,7 @@ def build_rootfs(recipe, runner, cache_dir=None, log=None):
         runner.run(["tar", "--one-file-system", "--numeric-owner", "--xattrs", "-C", root, "-cf", partial, "."],
                    timeout=900).check("packing the %s root file system" % recipe["name"])
         recorded["rootfs_sha256"] = file_sha256(partial)
-        with open(os.path.join(work, "packages.json"), "w", encoding="utf-8") as handle:
-            json.dump(recorded, handle, indent=1, sort_keys=True)
-        os.chmod(os.path.join(work, "packages.json"), 0o644)
-        os.rename(os.path.join(work, "packages.json"), packages)
+        write_json(packages, recorded)
         try:
             os.rename(partial, path)
         except OSError:
