@@ -258,7 +258,7 @@ openstack-services: collections debian-packages
 	"$(VPY)" -m tests.openstack_box.install
 
 e2e: collections debian-packages openstack-services
-	$(IN_NETNS) $(PYTEST) --junitxml="$(RESULTS_DIR)/e2e/pytest.xml" tests/e2e
+	$(IN_NETNS) $(PYTEST) --durations=30 --junitxml="$(RESULTS_DIR)/e2e/pytest.xml" tests/e2e
 
 # The newcomer's path: `make demo` twice and every shell block of README.md and docs/ as pasted.
 newcomer: collections

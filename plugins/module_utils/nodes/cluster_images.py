@@ -201,18 +201,10 @@ def upstream_reference(recipe):
 
 
 def mirror_reference(recipe, mirror):
-    """Where the image lives in the mirror: under the upstream registry's name, the layout
-    :func:`mirror_hosts_toml` points containerd at."""
+    """Where the image lives in the mirror: under the upstream registry's name, the layout the
+    docker class's ``registryMirrors`` (endpoint ``<mirror>/v2/<upstream>``, ``overridePath``)
+    points containerd at."""
     return "%s/%s" % (mirror.rstrip("/"), upstream_reference(recipe))
-
-
-def mirror_hosts_toml(upstream, mirror_url):
-    """containerd's ``/etc/containerd/certs.d/<upstream>/hosts.toml``: pull ``upstream``'s images
-    from ``<mirror_url>/v2/<upstream>/...`` only (one mirror serves several upstreams without their
-    names colliding). The mirror is the root server: containerd tries the root last whatever the
-    host entries say, and a root left unset means the upstream itself."""
-    return ('server = "%s/v2/%s"\ncapabilities = ["pull", "resolve"]\noverride_path = true\n'
-            % (mirror_url.rstrip("/"), upstream))
 
 
 def dockerfile(recipe, base_reference, context_names):

@@ -89,14 +89,6 @@ def test_dockerfile_copies_every_file_by_its_context_name(binaries):
     assert cluster_images.dockerfile(pause, None, cluster_images.context_names(pause)).startswith("FROM scratch\n")
 
 
-def test_mirror_hosts_toml_keeps_upstreams_apart():
-    text = cluster_images.mirror_hosts_toml("ghcr.io", "http://172.18.0.1:5051/")
-    # The mirror is the only host: no fallback to the upstream registry.
-    assert text.splitlines()[0] == 'server = "http://172.18.0.1:5051/v2/ghcr.io"'
-    assert "https://" not in text and "[host." not in text
-    assert "override_path = true" in text
-
-
 def test_capability_adaptation_switches_only_without_cap_sys_resource(tmp_path):
     config = tmp_path / "config.toml"
     script = cluster_images.CONTAINERD_CAPABILITY_ADAPTATION.replace("/etc/containerd/config.toml", str(config))
