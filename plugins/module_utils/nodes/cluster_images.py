@@ -207,6 +207,16 @@ def mirror_reference(recipe, mirror):
     return "%s/%s" % (mirror.rstrip("/"), upstream_reference(recipe))
 
 
+def registry_mirrors_variable(upstream_references, mirror_url):
+    """The docker class variable ``registryMirrors`` for nodes that reach the mirror at
+    ``mirror_url`` (``http://host:port``): one entry per upstream registry of
+    ``upstream_references``, in name order, each pulling only from the mirror under that
+    registry's path (the layout of :func:`mirror_reference`)."""
+    registries = sorted(set(reference.split("/", 1)[0] for reference in upstream_references))
+    return [{"registry": registry, "endpoints": ["%s/v2/%s" % (mirror_url.rstrip("/"), registry)],
+             "overridePath": True, "mirrorOnly": True} for registry in registries]
+
+
 def dockerfile(recipe, base_reference, context_names):
     """The build file: FROM the base (or scratch), one COPY per file from the context under the
     name ``context_names[destination]``, the recipe's RUN steps and settings."""

@@ -186,15 +186,8 @@ class DockerEngine(object):
 
     def missing_networks(self, names):
         """The networks of ``names`` the running engine does not have."""
-        missing = []
-        for name in names:
-            answer = unix_http.get(self.layout.docker_host, "/networks/%s" % name)
-            if not answer or answer[0] not in (200, 404):
-                raise EngineError("dockerd on %s does not answer GET /networks/%s: %r"
-                                  % (self.layout.socket, name, answer))
-            if answer[0] == 404:
-                missing.append(name)
-        return missing
+        present = self.network_addresses(names)
+        return [name for name in names if name not in present]
 
     def ensure_networks(self, names):
         """Create the bridge networks of ``names`` the engine lacks; returns the created names."""
@@ -205,6 +198,22 @@ class DockerEngine(object):
             if not answer or answer[0] != 201:
                 raise EngineError("creating the network %s on %s failed: %r" % (name, self.layout.socket, answer))
         return created
+
+    def network_addresses(self, names):
+        """``{name: {"subnet", "gateway"}}`` of the networks of ``names`` the running engine has.
+
+        The gateway is this namespace's address on the network: the one address of the engine's
+        host its containers always reach (nodes pull from a registry listening there)."""
+        found = {}
+        for name in names:
+            answer = unix_http.get(self.layout.docker_host, "/networks/%s" % name)
+            if not answer or answer[0] not in (200, 404):
+                raise EngineError("dockerd on %s does not answer GET /networks/%s: %r"
+                                  % (self.layout.socket, name, answer))
+            if answer[0] == 200:
+                config = ((json.loads(answer[1].decode("utf-8")).get("IPAM") or {}).get("Config") or [{}])[0]
+                found[name] = {"subnet": config.get("Subnet"), "gateway": config.get("Gateway")}
+        return found
 
     def info(self):
         """``GET /info`` of the engine as a dict."""

@@ -139,10 +139,7 @@ def ensure_pushed(source_reference, target_reference, docker, docker_host, runne
     env = {"DOCKER_HOST": docker_host}
     runner.run([docker, "tag", source_reference, target_reference], env=env, timeout=60) \
         .check("docker tag %s" % target_reference)
-    repository = target_reference.rpartition(":")[0]
-    known = [d.partition("@")[2] for d in _repo_digests(docker, docker_host, runner, target_reference)
-             if d.partition("@")[0] == repository]
-    if known and served_digest(registry_get, target_reference) in known:
+    if not _push_pending(target_reference, docker, docker_host, runner, registry_get):
         return False
     runner.run([docker, "push", target_reference], env=env, timeout=1800).check("docker push %s" % target_reference)
     return True
@@ -157,6 +154,49 @@ def cluster_image_recipes(version, binaries):
     return recipes + [cni_flannel.image_recipe(_pins.FLANNEL_VERSION, binaries)]
 
 
+def cluster_images_plan(version, binaries, kind_dir, mirror, runner, repository="scs-kaas"):
+    """What :func:`ensure_cluster_images` makes, decided without building anything: ``{"node":
+    (recipe, reference), "components": [(recipe, mirror reference)]}`` (kubeadm's images and the
+    CNI's, in build order). Runs the cached ``ctr`` once for containerd's default OCI spec."""
+    spec = runner.run([binaries["ctr"], "oci", "spec"], timeout=60)
+    spec.check("ctr oci spec")
+    recipes = cluster_image_recipes(version, binaries)
+    pause = [recipe for recipe in recipes if recipe["name"] == "pause"][0]
+    cri_spec = cluster_images.cri_base_spec(json.loads(spec.stdout))
+    node = cluster_images.node_recipe(version, binaries, kind_dir, cri_spec, cluster_images.upstream_reference(pause))
+    node_reference = "%s/node:%s-%s" % (repository, version, cluster_images.content_key(node, file_digest))
+    return {"node": (node, node_reference),
+            "components": [(recipe, cluster_images.mirror_reference(recipe, mirror)) for recipe in recipes]}
+
+
+def _push_pending(reference, docker, docker_host, runner, registry_get):
+    """True unless the registry serves a digest the engine recorded for ``reference``."""
+    repository = reference.rpartition(":")[0]
+    known = [d.partition("@")[2] for d in _repo_digests(docker, docker_host, runner, reference)
+             if d.partition("@")[0] == repository]
+    return not (known and served_digest(registry_get, reference) in known)
+
+
+def pending_cluster_images(plan, docker, docker_host, runner, registry_get, repository="scs-kaas", cache_dir=None):
+    """What :func:`ensure_cluster_images` would do with ``plan`` (:func:`cluster_images_plan`) and
+    return, reading only (``seconds`` 0): the check mode of a caller."""
+    base = image_recipes.NODE_BASE
+    base_key = image_recipes.content_key(base)
+    base_reference = image_recipes.image_reference(repository, base, base_key)
+    base_missing = image_build.engine_content_key(base_reference, docker, docker_host, runner) != base_key
+    built, sboms = [], {base_reference: image_build.image_bom_path(cache_dir, base_reference, base_key)}
+    for recipe, reference in [plan["node"]] + plan["components"]:
+        key = cluster_images.content_key(recipe, file_digest)
+        sboms[reference] = image_build.image_bom_path(cache_dir, reference, key)
+        if image_build.engine_content_key(reference, docker, docker_host, runner) != key:
+            built.append(reference)
+    pushed = [reference for _recipe, reference in plan["components"]
+              if reference in built or _push_pending(reference, docker, docker_host, runner, registry_get)]
+    images = dict((cluster_images.upstream_reference(recipe), reference) for recipe, reference in plan["components"])
+    return {"node_image": plan["node"][1], "images": images, "sboms": sboms,
+            "changed": base_missing or bool(built or pushed), "built": built, "pushed": pushed, "seconds": 0.0}
+
+
 def ensure_cluster_images(version, binaries, kind_dir, mirror, docker, docker_host, runner, registry_get,
                           repository="scs-kaas", cache_dir=None, log=None):
     """Every image a node of Kubernetes ``version`` needs: ``node-base`` imported, the node image
@@ -167,21 +207,15 @@ def ensure_cluster_images(version, binaries, kind_dir, mirror, docker, docker_ho
     base = image_build.ensure_image(image_recipes.NODE_BASE, repository, docker, docker_host, runner,
                                     cache_dir=cache_dir, log=log)
     changed = base["changed"]
-    spec = runner.run([binaries["ctr"], "oci", "spec"], timeout=60)
-    spec.check("ctr oci spec")
-    recipes = cluster_image_recipes(version, binaries)
-    pause = [recipe for recipe in recipes if recipe["name"] == "pause"][0]
-    cri_spec = cluster_images.cri_base_spec(json.loads(spec.stdout))
-    node = cluster_images.node_recipe(version, binaries, kind_dir, cri_spec, cluster_images.upstream_reference(pause))
-    node_reference = "%s/node:%s-%s" % (repository, version, cluster_images.content_key(node, file_digest))
+    plan = cluster_images_plan(version, binaries, kind_dir, mirror, runner, repository)
+    node, node_reference = plan["node"]
     built, pushed, images, sboms = [], [], {}, {base["image"]: base["sbom"]}
     node_image = ensure_layered_image(node, node_reference, base["image"], docker, docker_host, runner, log,
                                       binaries=binaries, cache_dir=cache_dir)
     sboms[node_reference] = node_image["sbom"]
     if node_image["changed"]:
         built.append(node_reference)
-    for recipe in recipes:
-        target = cluster_images.mirror_reference(recipe, mirror)
+    for recipe, target in plan["components"]:
         base_reference = base["image"] if recipe["base"] else None
         image = ensure_layered_image(recipe, target, base_reference, docker, docker_host, runner, log,
                                      binaries=binaries, cache_dir=cache_dir)

@@ -62,3 +62,32 @@ def test_a_get_sends_no_body_and_nothing_listening_is_none():
     thread.join(5)
     assert seen[0][1] == b"" and "Content-Length" not in seen[0][0]
     assert unix_http.get("unix://" + os.path.join(directory, "missing.sock"), "/_ping") is None
+
+
+def test_a_head_sends_its_headers_and_returns_the_answer_headers_in_canonical_form():
+    directory = tempfile.mkdtemp()
+    path = os.path.join(directory, "d.sock")
+    seen = []
+    thread = _serve_once(path, b"HTTP/1.0 200 OK\r\ndocker-content-digest: sha256:abc\r\nContent-Length: 7\r\n\r\n",
+                         seen)
+    answer = unix_http.head("unix://" + path, "/v2/registry.k8s.io/pause/manifests/3.10.2",
+                            {"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    thread.join(5)
+    assert answer == (200, {"Docker-Content-Digest": "sha256:abc", "Content-Length": "7"})
+    head = seen[0][0]
+    assert head.splitlines()[0] == "HEAD /v2/registry.k8s.io/pause/manifests/3.10.2 HTTP/1.0"
+    assert "Accept: application/vnd.oci.image.manifest.v1+json" in head.splitlines()
+    assert unix_http.head("unix://" + os.path.join(directory, "missing.sock"), "/v2/") is None
+
+
+def test_an_engine_network_answer_gives_its_subnet_and_gateway():
+    from ansible_collections.scs.kaas.plugins.module_utils.nodes import docker_engine
+
+    directory = tempfile.mkdtemp()
+    engine = docker_engine.DockerEngine(directory, None, drop=[])
+    seen = []
+    network = {"Name": "kind", "IPAM": {"Config": [{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]}}
+    thread = _serve_once(engine.layout.socket, b"HTTP/1.0 200 OK\r\n\r\n" + json.dumps(network).encode(), seen)
+    assert engine.network_addresses(["kind"]) == {"kind": {"subnet": "172.18.0.0/16", "gateway": "172.18.0.1"}}
+    thread.join(5)
+    assert seen[0][0].splitlines()[0] == "GET /networks/kind HTTP/1.0"
