@@ -33,16 +33,13 @@ description:
 extends_documentation_fragment:
   - scs.kaas.attributes
   - scs.kaas.attributes.no_diff
+  - scs.kaas.node_build
 options:
   version:
     description: Kubernetes version of the nodes (one the collection builds node binaries for).
     type: str
     required: true
     choices: [v1.35.4, v1.36.5]
-  docker_host:
-    description: The engine, as a C(DOCKER_HOST) value (RV(scs.kaas.docker_engine#module:docker_host)).
-    type: str
-    required: true
   mirror:
     description:
       - C(host:port) of the registry the images are pushed to, a loopback address (the engine pushes over plain
@@ -66,17 +63,6 @@ options:
         role's C(files/embedded) (the binaries' cache keys are computed from it).
     type: path
     required: true
-  cache_dir:
-    description: Cache directory of binaries, root file systems and bills of materials; defaults to C(${SCS_KAAS_CACHE_DIR:-~/.cache/scs-kaas}).
-    type: path
-  repository:
-    description: Repository prefix of the node image and of C(node-base) in the engine.
-    type: str
-    default: scs-kaas
-  docker:
-    description: The docker command line client.
-    type: path
-    default: /usr/bin/docker
 notes:
   - In check mode the module reports what a run would build and push (RV(built), RV(pushed)) and builds, pushes
     and writes nothing; it still reads the engine, the registry and the caches.
@@ -168,6 +154,7 @@ from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import cluster_images, cni_flannel, layered_build
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import node_binaries, oci_registry
+from ansible_collections.scs.kaas.plugins.module_utils.nodes.module_args import NODE_BUILD_ARGS
 from ansible_collections.scs.kaas.plugins.module_utils.providers import repository
 
 # The addresses an engine pushes to over plain HTTP without an insecure-registries entry.
@@ -240,14 +227,11 @@ def images_result(outcome, pod_cidr, nodes_mirror_url=None):
 class NodeClusterImagesModule(KaasModule):
     argument_spec = dict(
         version=dict(type="str", required=True, choices=list(pins.NODE_KUBERNETES_VERSIONS)),
-        docker_host=dict(type="str", required=True),
         mirror=dict(type="str", required=True),
         nodes_mirror_url=dict(type="str"),
         pod_cidr=dict(type="str", default="10.244.0.0/16"),
         source_dir=dict(type="path", required=True),
-        cache_dir=dict(type="path"),
-        repository=dict(type="str", default="scs-kaas"),
-        docker=dict(type="path", default="/usr/bin/docker"),
+        **NODE_BUILD_ARGS
     )
     kubeconfig_options = False
 

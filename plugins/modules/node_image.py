@@ -27,27 +27,13 @@ description:
 extends_documentation_fragment:
   - scs.kaas.attributes
   - scs.kaas.attributes.no_diff
+  - scs.kaas.node_build
 options:
   image:
     description: Which image.
     type: str
     choices: [haproxy, node-base]
     required: true
-  docker_host:
-    description: The engine, as a C(DOCKER_HOST) value (RV(scs.kaas.docker_engine#module:docker_host)).
-    type: str
-    required: true
-  repository:
-    description: Repository prefix of the image reference.
-    type: str
-    default: scs-kaas
-  docker:
-    description: The docker command line client.
-    type: path
-    default: /usr/bin/docker
-  cache_dir:
-    description: Cache directory; defaults to C(${SCS_KAAS_CACHE_DIR:-~/.cache/scs-kaas}).
-    type: path
 notes:
   - In check mode the module reports a change when the engine lacks the image, and builds nothing.
 """
@@ -100,6 +86,7 @@ import os
 from ansible_collections.scs.kaas.plugins.module_utils.command import module_runner
 from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import image_build, image_recipes
+from ansible_collections.scs.kaas.plugins.module_utils.nodes.module_args import NODE_BUILD_ARGS
 
 RECIPES = dict((recipe["name"], recipe) for recipe in image_recipes.RECIPES)
 
@@ -107,10 +94,7 @@ RECIPES = dict((recipe["name"], recipe) for recipe in image_recipes.RECIPES)
 class NodeImageModule(KaasModule):
     argument_spec = dict(
         image=dict(type="str", choices=sorted(RECIPES), required=True),
-        docker_host=dict(type="str", required=True),
-        repository=dict(type="str", default="scs-kaas"),
-        docker=dict(type="path", default="/usr/bin/docker"),
-        cache_dir=dict(type="path"),
+        **NODE_BUILD_ARGS
     )
     kubeconfig_options = False
 
