@@ -20,7 +20,8 @@ from . import config, infra, install, seed, services, tls
 from .procs import BoxError, Processes, port_open, run, wait_for
 
 ALL_SERVICES = ("keystone", "placement", "glance", "neutron", "nova", "cinder", "octavia")
-_ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>[^ ?"]+)[^ "]* HTTP/[0-9.]+" (?P<status>\d{3})')
+_ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>[^ ?"]+)[^ "]* HTTP/[0-9.]+" (?P<status>\d{3})'
+                          r'(?: \S+ \S+ "(?P<agent>[^"]*)")?')
 
 
 class OpenStackBox:
@@ -101,7 +102,7 @@ class OpenStackBox:
 
     def requests(self, since=None, methods=services.MUTATING, service=None):
         """Requests in the access logs after ``since`` and before a marker request sent now: list of
-        dicts (service, method, path, status); ``methods=None`` for every method."""
+        dicts (service, method, path, status, agent); ``methods=None`` for every method."""
         found = []
         for name in self.services if service is None else (service,):
             end = self._flush(name)

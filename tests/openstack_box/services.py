@@ -24,8 +24,9 @@ WSGI = {
 }
 # Files each service reads from its config dir.
 CONFIG_FILES = {"glance": "glance-api.conf"}
-# %(r)s is the request line as received (apps rewrite PATH_INFO on the way, e.g. Nova's /v2.1 prefix).
-ACCESS_LOG_FORMAT = '%(t)s "%(r)s" %(s)s %(b)s %(L)s'
+# %(r)s is the request line as received (apps rewrite PATH_INFO on the way, e.g. Nova's /v2.1 prefix);
+# %(a)s, the user agent, tells a client's requests from the services' own calls to each other.
+ACCESS_LOG_FORMAT = '%(t)s "%(r)s" %(s)s %(b)s %(L)s "%(a)s"'
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 
 
