@@ -71,6 +71,14 @@ options:
         spec key C(protected)). Without it such a delete fails before anything is written.
     type: bool
     default: false
+  force_conflicts:
+    description:
+      - Take over fields of the Cluster that another field manager (C(kubectl edit), a controller, another
+        tool) owns with a different value. Without it such a server-side apply conflict fails the cluster
+        before anything is written, naming the inventory variable, the field and the other manager, and
+        the other manager keeps its fields.
+    type: bool
+    default: false
   workload_kubeconfig_dir:
     description:
       - Write the kubeconfig of each cluster (Secret C(<name>-kubeconfig)) to
@@ -204,6 +212,7 @@ class WorkloadClusterModule(KaasModule):
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=900),
         force_delete_protected=dict(type="bool", default=False),
+        force_conflicts=dict(type="bool", default=False),
         workload_kubeconfig_dir=dict(type="path"),
         var_name=dict(type="str", default="workload_cluster"),
         parallel=dict(type="int", default=8),
@@ -235,6 +244,7 @@ class WorkloadClusterModule(KaasModule):
             self.client, check_mode=self.module.check_mode, diff=self.module._diff,
             wait=self.params["wait"], wait_timeout=self.params["wait_timeout"],
             force_delete_protected=self.params["force_delete_protected"],
+            force_conflicts=self.params["force_conflicts"],
             kubeconfig_dir=self.params["workload_kubeconfig_dir"], parallel=self.params["parallel"],
             partial=self.params["partial"])
         results = engine.run(self._entries(), self.params["state"])

@@ -169,9 +169,21 @@ def openstack_box(tmp_path_factory):
     assert box.listening() == [], "ports of the OpenStack box still listening after stop"
 
 
+def _module_stem(request):
+    return re.sub(r"[^a-z0-9]+", "-", request.module.__name__.rsplit(".", 1)[-1].lower()).strip("-")
+
+
 @pytest.fixture(scope="module")
 def openstack_project(openstack_box, request):
-    stem = re.sub(r"[^a-z0-9]+", "-", request.module.__name__.rsplit(".", 1)[-1].lower()).strip("-")
-    entry, cleanup = openstack_box.new_project("%s-%s" % (stem[:40], uuid.uuid4().hex[:6]))
+    entry, cleanup = openstack_box.new_project("%s-%s" % (_module_stem(request)[:40], uuid.uuid4().hex[:6]))
     yield entry
     cleanup()
+
+
+@pytest.fixture(scope="module")
+def namespace(management_cluster, request):
+    """A namespace of the session's management cluster for one test module (deleted afterwards)."""
+    name = "%s-%s" % (_module_stem(request)[:40].strip("-"), uuid.uuid4().hex[:6])
+    management_cluster.kubectl("create", "namespace", name)
+    yield name
+    management_cluster.kubectl("delete", "namespace", name, "--wait=false")

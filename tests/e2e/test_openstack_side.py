@@ -24,14 +24,6 @@ from openstack_modules import cloud_writes, run_module
 FAKE_SECRET_MARK = "application_credential_secret"
 
 
-@pytest.fixture(scope="module")
-def namespace(management_cluster):
-    name = "os-side-%s" % uuid.uuid4().hex[:6]
-    management_cluster.kubectl("create", "namespace", name)
-    yield name
-    management_cluster.kubectl("delete", "namespace", name, "--wait=false")
-
-
 def _kube_args(mc):
     return {"kubeconfig": mc.kubeconfig}
 

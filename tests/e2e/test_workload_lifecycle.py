@@ -6,8 +6,9 @@
 create (1 CP, 2 workers) -> Available; second run: no change and zero writes; check mode + diff:
 zero writes; scale; upgrade.yml walks two minors to the inventory's version (1.34 -> 1.36), each
 step changes class and version in one write and replaces each Machine exactly once, and the next
-clusters.yml changes nothing; protected delete refused with zero
-writes; delete waits until everything is gone.
+clusters.yml changes nothing; a label another field manager took over fails the run naming the
+variable, the field and the manager, with zero writes, until the operator forces it; protected delete
+refused with zero writes; delete waits until everything is gone.
 
 The tests in this module run in order and share one cluster.
 """
@@ -33,6 +34,7 @@ SPEC = {
                      "rollout": {"max_surge": 1, "max_unavailable": 0},
                      "deletion": {"node_drain_timeout": "2m"}}],
     "api": {"cert_sans": ["api.wl-a.example.com"]},
+    "labels": {"team": "blue"},
 }
 DEFAULTS = {"infrastructure": "inmemory", "namespace": NAMESPACE}
 
@@ -114,6 +116,37 @@ def test_check_mode_with_diff_writes_nothing(lab):
     assert mc.writes(wh.OUR_AGENT, marker) == []
     md = _cluster(mc)["spec"]["topology"]["workers"]["machineDeployments"][0]
     assert md["replicas"] == 2
+
+
+def _label_managers(cluster, label):
+    """Field managers that own ``metadata.labels[label]`` of the object."""
+    return sorted(entry["manager"] for entry in cluster["metadata"].get("managedFields") or ()
+                  if "f:" + label in ((entry.get("fieldsV1") or {}).get("f:metadata") or {}).get("f:labels", {}))
+
+
+def test_a_field_another_manager_owns_is_refused_until_forced(lab):
+    mc = lab["mc"]
+    mc.kubectl("label", "cluster", HOST, "-n", NAMESPACE, "team=red", "--overwrite")
+    assert _label_managers(_cluster(mc), "team") == ["kubectl-label"]
+    marker = mc.mark()
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml")
+    assert proc.returncode != 0 and recap[HOST]["failed"] == 1, proc.stdout[-6000:]
+    assert ('workload_cluster.labels.team (field metadata.labels.team) is owned by field manager "kubectl-label"'
+            in proc.stdout), proc.stdout[-6000:]
+    assert "workload_cluster_force_conflicts" in proc.stdout
+    assert mc.writes(wh.OUR_AGENT, marker) == []
+    cluster = _cluster(mc)
+    assert cluster["metadata"]["labels"]["team"] == "red" and _label_managers(cluster, "team") == ["kubectl-label"]
+
+    marker = mc.mark()
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml",
+                                  {"workload_cluster_force_conflicts": True})
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert recap[HOST]["changed"] >= 1
+    assert [w["verb"] for w in mc.writes(wh.OUR_AGENT, marker)] == ["patch"]
+    cluster = _cluster(mc)
+    assert cluster["metadata"]["labels"]["team"] == "blue" and _label_managers(cluster, "team") == ["scs.kaas"]
+    assert wh.machine_creations(mc, NAMESPACE, marker) == 0
 
 
 def test_scale_workers(lab):

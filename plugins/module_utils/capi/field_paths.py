@@ -116,3 +116,10 @@ def explain(spec, desired, message, causes=None):
         var = variable_for(spec, desired, match.group(1))
         return "%s (field %s)" % (var, match.group(1)) if var else match.group(1)
     return _FIELD_IN_TEXT.sub(replace, message or "")
+
+
+def describe_conflicts(spec, desired, conflicts):
+    """Server-side apply conflicts ([{manager, field}]) named by inventory variable and field."""
+    return "; ".join('%s (field %s) is owned by field manager "%s"'
+                     % (variable_for(spec, desired, c["field"]) or "a field the collection sets", c["field"], c["manager"])
+                     for c in conflicts)

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.scs.kaas.plugins.module_utils import files
 from ansible_collections.scs.kaas.plugins.module_utils.capi import cloud_refs, field_paths, topology, validation
+from ansible_collections.scs.kaas.plugins.module_utils.kube import admission
 from ansible_collections.scs.kaas.plugins.module_utils.kube import apply as kube_apply
 from ansible_collections.scs.kaas.plugins.module_utils.kube import wait as kube_wait
 from ansible_collections.scs.kaas.plugins.module_utils.kube.client import KubeError
@@ -86,13 +87,15 @@ class WorkloadClusters(object):
     """Reconcile a batch of cluster specs against one management cluster."""
 
     def __init__(self, client, check_mode=False, diff=False, wait=True, wait_timeout=900,
-                 force_delete_protected=False, kubeconfig_dir=None, parallel=8, partial=False):
+                 force_delete_protected=False, kubeconfig_dir=None, parallel=8, partial=False,
+                 force_conflicts=False):
         self.client = client
         self.check_mode = check_mode
         self.want_diff = diff
         self.wait = wait
         self.wait_timeout = wait_timeout
         self.force = force_delete_protected
+        self.force_conflicts = force_conflicts
         self.kubeconfig_dir = kubeconfig_dir
         self.parallel = max(1, parallel)
         self.partial = partial
@@ -277,8 +280,20 @@ class WorkloadClusters(object):
                 return None
             return desired, live, None
         try:
-            outcome = kube_apply.reconcile(self.client, desired, live, check_mode=True)
+            outcome = kube_apply.reconcile(self.client, desired, live, check_mode=True,
+                                           force_conflicts=self.force_conflicts)
+        except kube_apply.ApplyConflict as exc:
+            res.fail("%s/%s: another field manager owns what the inventory sets, nothing written: %s. Change it "
+                     "back or remove that manager's value, or pass force_conflicts: true (role: "
+                     "workload_cluster_force_conflicts) to take the fields over"
+                     % (spec["namespace"], spec["name"], field_paths.describe_conflicts(spec, desired, exc.conflicts)))
+            return None
         except KubeError as exc:
+            unavailable = admission.explain_unavailable_webhook(self.client, exc)
+            if unavailable:
+                res.fail("%s/%s was not applied (server-side dry run, nothing written): %s"
+                         % (spec["namespace"], spec["name"], unavailable))
+                return None
             if exc.status in (400, 403, 409, 422):
                 explained = field_paths.explain(spec, desired, exc.message, (exc.details or {}).get("causes"))
                 res.fail("the management cluster rejected %s/%s (server-side dry run, nothing written): %s"
@@ -292,9 +307,9 @@ class WorkloadClusters(object):
         desired, live, outcome = plan
         if outcome is None:
             self._create_namespace(spec["namespace"])
-            outcome = kube_apply.reconcile(self.client, desired, live)
+            outcome = kube_apply.reconcile(self.client, desired, live, force_conflicts=self.force_conflicts)
         elif outcome["changed"] and not self.check_mode:
-            outcome = kube_apply.reconcile(self.client, desired, live)
+            outcome = kube_apply.reconcile(self.client, desired, live, force_conflicts=self.force_conflicts)
         res.changed = outcome["changed"]
         res.stale_fields = outcome["stale_fields"]
         res.action = ("create" if live is None else "update") if res.changed else "none"

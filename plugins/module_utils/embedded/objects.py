@@ -134,7 +134,9 @@ class ObjectInstaller(object):
             return []
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             try:
-                results = list(pool.map(self.client.apply, todo))
+                # The runtime installs these objects as clusterctl installs a provider: its
+                # manifests win over whatever edited them since (a component needs its own CRDs).
+                results = list(pool.map(lambda obj: self.client.apply(obj, force=True), todo))
             except KubeError as exc:
                 raise EmbeddedError("server-side apply failed: %s" % exc)
         for obj, applied in zip(todo, results):

@@ -54,6 +54,7 @@ FIELD_MANAGER = "scs.kaas-embedded"
 # Components, binaries, module dirs without ``optional_providers``; ALL_COMPONENTS: with all of them.
 REQUIRED_BINARIES = COMPONENTS = _registry.components()
 ALL_COMPONENTS = _registry.COMPONENTS
+PORT_RELEASE_TIMEOUT = 10
 MODULE_DIRS = tuple(sorted(_registry.module_dirs(REQUIRED_BINARIES)))
 # Python libraries the embedded_cluster* modules need: (available, name, import error).
 REQUIRED_LIBRARIES = (
@@ -337,6 +338,15 @@ class EmbeddedCluster(object):
                     result["restarted"].append(name)
 
         conflicts = self._port_conflicts(to_start) if to_start else []
+        if conflicts:
+            # A component killed a moment ago may still be closing its sockets (its pid is a
+            # zombie while its other threads exit): give that seconds before calling it a conflict.
+            try:
+                poll_until(lambda: not self._port_conflicts(to_start), PORT_RELEASE_TIMEOUT * self.timeout_scale,
+                           "ports released", 0.05, 0.5)
+            except PollTimeout:
+                pass
+            conflicts = self._port_conflicts(to_start)
         if conflicts:
             raise EmbeddedError("cannot start the embedded management cluster: " + "; ".join(conflicts))
 

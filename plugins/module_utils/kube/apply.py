@@ -3,7 +3,7 @@
 # Apache License 2.0 (see LICENSE)
 """Server-side apply with an owned-field comparison, so converged objects cost no write.
 
-``reconcile(client, desired, live, check_mode)``:
+``reconcile(client, desired, live, check_mode, force_conflicts)``:
 
 1. If the live object holds every field of ``desired`` with the same value (list-maps matched by
    their keys, atomic lists compared whole) and our field manager owns no field that ``desired``
@@ -12,6 +12,10 @@
    that equals the live object (ignoring resourceVersion, managedFields and generation) the
    difference was only normalisation by the server and nothing is written.
 3. Otherwise, unless in check mode, the apply is sent for real, once.
+
+A field that another field manager owns with a different value stops the dry run with a 409;
+``conflicts`` reads the managers and fields from that answer. Only ``force_conflicts`` takes such
+fields over (the operator's choice, never a default), so no other manager's field is lost silently.
 
 The functions on dicts are pure and unit-tested without a cluster.
 """
@@ -22,8 +26,9 @@ __metaclass__ = type
 
 import copy
 import json
+import re
 
-from ansible_collections.scs.kaas.plugins.module_utils.kube.client import FIELD_MANAGER
+from ansible_collections.scs.kaas.plugins.module_utils.kube.client import FIELD_MANAGER, KubeError
 
 # Lists that the API server merges as maps (x-kubernetes-list-type: map), by field name.
 LIST_MAP_KEYS = {
@@ -200,7 +205,56 @@ def needs_apply(desired, live):
     return bool(stale) or not contains(desired, live), stale
 
 
-def reconcile(client, desired, live, check_mode=False):
+_CONFLICT = re.compile(r'conflict with "(?P<manager>[^"]*)"(?: using (?P<api_version>\S+?))?:\s*(?P<field>\S+)')
+
+
+_KEYED_ENTRY = re.compile(r'\[[A-Za-z]+="([^"]*)"\]')
+
+
+def _field_path(field):
+    """``.spec.x[name="md-0"].y`` (the server's notation) as ``spec.x[md-0].y``."""
+    return _KEYED_ENTRY.sub(r"[\1]", (field or "").lstrip("."))
+
+
+def conflicts(exc):
+    """[{manager, field}] of a server-side apply conflict (a KubeError 409), or [] for any other error.
+
+    The API server lists them as status causes (reason FieldManagerConflict); older answers carry
+    them only in the message, so both are read.
+    """
+    if getattr(exc, "status", None) != 409:
+        return []
+    found = []
+    for cause in (getattr(exc, "details", None) or {}).get("causes") or ():
+        if cause.get("reason") == "FieldManagerConflict":
+            manager = re.search(r'conflict with "([^"]*)"', cause.get("message") or "")
+            found.append({"manager": manager.group(1) if manager else cause.get("message") or "",
+                          "field": _field_path(cause.get("field"))})
+    if not found:
+        found = [{"manager": m.group("manager"), "field": _field_path(m.group("field"))}
+                 for m in _CONFLICT.finditer(getattr(exc, "message", "") or "")]
+    return found
+
+
+def describe_conflicts(found):
+    """``field spec.x is owned by field manager "y"; ...`` for an operator's error message."""
+    return "; ".join('field %s is owned by field manager "%s"' % (c["field"], c["manager"]) for c in found)
+
+
+class ApplyConflict(KubeError):
+    """A server-side apply refused because other field managers own fields it sets (nothing written)."""
+
+    def __init__(self, exc, obj, found):
+        meta = obj.get("metadata") or {}
+        name = "%s/%s" % (meta["namespace"], meta["name"]) if meta.get("namespace") else meta.get("name")
+        super(ApplyConflict, self).__init__(
+            exc.status, exc.reason,
+            "%s %s: %s; nothing was written (force the apply to take these fields over)"
+            % (obj.get("kind"), name, describe_conflicts(found)), exc.details)
+        self.conflicts = found
+
+
+def reconcile(client, desired, live, check_mode=False, force_conflicts=False):
     """Apply ``desired`` if needed; see the module docstring.
 
     Returns dict(changed, object, before, after, stale_fields, dry_run_compared).
@@ -213,13 +267,19 @@ def reconcile(client, desired, live, check_mode=False):
     if not needed:
         result["before"] = result["after"] = project(live, desired)
         return result
-    dry = client.apply(desired, dry_run=True)
+    try:
+        dry = client.apply(desired, dry_run=True, force=force_conflicts)
+    except KubeError as exc:
+        found = conflicts(exc)
+        if found:
+            raise ApplyConflict(exc, desired, found)
+        raise
     before = merge_views(project(live, desired), project_fields(live, owned)) if live else {}
     if live is not None and strip_server_fields(dry) == strip_server_fields(live):
         result["dry_run_compared"] = True
         result["before"] = result["after"] = project(live, desired)
         return result
-    after_obj = dry if check_mode else client.apply(desired)
+    after_obj = dry if check_mode else client.apply(desired, force=force_conflicts)
     result.update({
         "changed": True,
         "object": after_obj,

@@ -12,6 +12,12 @@ Identity: every request carries the user agent ``scs.kaas/<collection version>``
 apply the field manager ``scs.kaas`` (see docs/architecture.md); the embedded management cluster
 passes its own (``scs.kaas-embedded``). Requests answered 429 or 503 (e.g. a new CRD's storage
 still initializing) are retried by urllib3 through the kubernetes client's ``retries`` setting.
+
+A restart of the API server in the middle of a run (an upgrade of the management cluster, a crash)
+is ridden out: once the server has answered this client, a request that could not connect, or a
+safe-to-repeat one (GET, DELETE, server-side apply) whose connection broke, is sent again with
+backoff for up to ``reconnect_timeout`` seconds. A server that never answered fails at once (a
+wrong kubeconfig should not cost a minute).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,6 +26,7 @@ __metaclass__ = type
 
 import json
 import threading
+import time
 
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 
@@ -30,6 +37,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported, keeps sanit
 
 KUBERNETES_IMP_ERR = None
 try:
+    from urllib3.exceptions import HTTPError as TransportError, NewConnectionError, ProtocolError
     from urllib3.util.retry import Retry
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
@@ -123,11 +131,29 @@ def split_api_version(api_version):
     return "", api_version
 
 
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+def _never_connected(exc):
+    """The request never reached the server (refused, or the socket could not be opened)."""
+    reason = getattr(exc, "reason", None)
+    return isinstance(exc, (NewConnectionError, ConnectionRefusedError)) or isinstance(reason, NewConnectionError)
+
+
+def _broken_in_flight(exc):
+    reason = getattr(exc, "reason", None)
+    return isinstance(exc, (ProtocolError, ConnectionError)) or isinstance(reason, (ProtocolError, ConnectionError))
+
+
+def _safe_to_repeat(method, content_type):
+    return method in ("GET", "HEAD", "DELETE") or (method == "PATCH" and content_type == APPLY_PATCH)
+
+
 class KubeClient(object):
     """Requests against one management cluster; safe to share between threads."""
 
     def __init__(self, kubeconfig=None, context=None, request_timeout=60, pool_size=32,
-                 user_agent=USER_AGENT, field_manager=FIELD_MANAGER):
+                 user_agent=USER_AGENT, field_manager=FIELD_MANAGER, reconnect_timeout=120):
         configuration = k8s_client.Configuration()
         k8s_config.load_kube_config(config_file=kubeconfig, context=context,
                                     client_configuration=configuration, persist_config=False)
@@ -137,6 +163,8 @@ class KubeClient(object):
         self.api_client.user_agent = user_agent
         self.field_manager = field_manager
         self.request_timeout = request_timeout
+        self.reconnect_timeout = reconnect_timeout
+        self._answered = False  # the server answered once: a refused connection now means a restart
         self._discovered = {}
         self._lock = threading.Lock()
         self.requests = 0  # number of requests sent (for tests and benchmarks)
@@ -164,15 +192,26 @@ class KubeClient(object):
     def request(self, method, path, query=None, body=None, content_type=None, timeout=None, accept=None):
         """Send one request; return the decoded JSON body; raise KubeError for non-2xx."""
         method, url, headers, body, _post = self._serialize(method, path, query, body, content_type, accept)
-        with self._lock:
-            self.requests += 1
-        try:
-            resp = self.api_client.call_api(method, url, headers, body,
-                                            _request_timeout=timeout or self.request_timeout)
-        except k8s_client.ApiException as exc:  # connection-level errors surface here too
-            raise KubeError(getattr(exc, "status", 0) or 0, getattr(exc, "reason", "Error"), str(exc))
-        except Exception as exc:  # urllib3 errors: unreachable API server, TLS problems
-            raise KubeError(0, type(exc).__name__, str(exc))
+        deadline, delay = None, 0.2
+        while True:
+            with self._lock:
+                self.requests += 1
+            try:
+                resp = self.api_client.call_api(method, url, headers, body,
+                                                _request_timeout=timeout or self.request_timeout)
+                break
+            except k8s_client.ApiException as exc:  # connection-level errors surface here too
+                raise KubeError(getattr(exc, "status", 0) or 0, getattr(exc, "reason", "Error"), str(exc))
+            except Exception as exc:  # urllib3 errors: unreachable API server, TLS problems
+                if not self._may_reconnect(exc, method, content_type):
+                    raise KubeError(0, type(exc).__name__, str(exc))
+                deadline = deadline or time.monotonic() + self.reconnect_timeout
+                if time.monotonic() + delay > deadline:
+                    raise KubeError(0, type(exc).__name__, "the API server did not answer again within %ss: %s"
+                                    % (self.reconnect_timeout, exc))
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        self._answered = True
         data = resp.read()
         try:
             decoded = json.loads(data) if data else {}
@@ -182,6 +221,11 @@ class KubeClient(object):
             raise KubeError(resp.status, decoded.get("reason") or resp.reason,
                             decoded.get("message") or str(decoded), decoded.get("details"))
         return decoded
+
+    def _may_reconnect(self, exc, method, content_type):
+        if not self._answered or self.reconnect_timeout <= 0:
+            return False
+        return _never_connected(exc) or (_broken_in_flight(exc) and _safe_to_repeat(method, content_type))
 
     def stream(self, path, query, timeout):
         """Open a streaming GET (used by kubernetes.watch.Watch); returns the raw response."""
@@ -253,14 +297,18 @@ class KubeClient(object):
             "labelSelector": label_selector, "fieldSelector": field_selector, "resourceVersion": resource_version},
             accept=METADATA_LIST if metadata_only else None)
 
-    def apply(self, obj, dry_run=False, force=True):
-        """Server-side apply under this client's field manager; returns the resulting object."""
+    def apply(self, obj, dry_run=False, force=False):
+        """Server-side apply under this client's field manager; returns the resulting object.
+
+        Without ``force`` a field another manager owns with a different value makes the server
+        answer 409 (reason Conflict) and write nothing; ``force`` takes such fields over.
+        """
         resource = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
         query = {"fieldManager": self.field_manager, "force": "true" if force else None,
                  "dryRun": "All" if dry_run else None}
         return self.request("PATCH", resource.path(meta.get("namespace"), meta["name"]), query=query,
-                            body=json.dumps(obj), content_type="application/apply-patch+yaml")
+                            body=json.dumps(obj), content_type=APPLY_PATCH)
 
     def delete(self, resource, name, namespace=None, propagation="Background", dry_run=False):
         """Delete; returns False when the object was already gone."""
@@ -302,5 +350,7 @@ class KubeClient(object):
                 yield {"type": event.get("type"), "object": event.get("raw_object") or event.get("object")}
         except k8s_client.ApiException as exc:
             raise KubeError(getattr(exc, "status", 0) or 0, "WatchError", str(exc))
+        except TransportError as exc:  # the stream broke or could not open (API server restarting)
+            raise KubeError(0, "WatchError", "%s: %s" % (type(exc).__name__, exc))
         finally:
             watcher.stop()

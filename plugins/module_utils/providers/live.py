@@ -152,7 +152,9 @@ def apply_manifests(client, documents, check_mode=False):
         resource = client.resource(doc["apiVersion"], doc["kind"])
         meta = doc["metadata"]
         live = client.get(resource, meta["name"], meta.get("namespace") if resource.namespaced else None)
-        result = kube_apply.reconcile(client, doc, live, check_mode=check_mode)
+        # A provider's manifests are installed whole, the way clusterctl installs them: they take
+        # their fields back from whoever changed them since.
+        result = kube_apply.reconcile(client, doc, live, check_mode=check_mode, force_conflicts=True)
         if result["changed"]:
             changed.append("%s/%s" % (doc["kind"], meta["name"]))
     return {"changed": bool(changed), "objects": changed}

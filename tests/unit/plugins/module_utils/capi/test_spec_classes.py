@@ -26,6 +26,8 @@ from cryptography.x509.oid import NameOID
 
 from ansible_collections.scs.kaas.plugins.module_utils.capi import (
     batch_options, checks, class_openstack, classes, cloud_refs, field_paths, spec, topology, validation, values)
+from ansible_collections.scs.kaas.plugins.module_utils.kube import apply as kube_apply
+from ansible_collections.scs.kaas.plugins.module_utils.kube.client import KubeError
 from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog
 from ansible_collections.scs.kaas.plugins.modules import workload_cluster
 
@@ -247,6 +249,15 @@ def test_server_field_paths_map_to_the_inventory_variables():
     causes = [{"field": "spec.topology.variables[oidc].value.issuerURL", "message": "Invalid value: should match"}]
     assert field_paths.explain(spec_, desired, "ignored", causes).startswith(
         "workload_cluster.api.oidc.issuer_url: Invalid value: should match")
+    conflicts = kube_apply.conflicts(KubeError(409, "Conflict", "Apply failed with 2 conflicts", {"causes": [
+        {"reason": "FieldManagerConflict", "message": 'conflict with "autoscaler"',
+         "field": '.spec.topology.workers.machineDeployments[name="md-1"].replicas'},
+        {"reason": "FieldManagerConflict", "message": 'conflict with "kubectl-label"', "field": ".metadata.labels.x"},
+        {"reason": "FieldManagerConflict", "message": 'conflict with "other"', "field": ".spec.availabilityGates"}]}))
+    assert field_paths.describe_conflicts(spec_, desired, conflicts) == (
+        'workload_cluster.node_groups[1].replicas (field spec.topology.workers.machineDeployments[md-1].replicas) '
+        'is owned by field manager "autoscaler"; workload_cluster.labels.x (field metadata.labels.x) is owned by '
+        'field manager "kubectl-label"; a field the collection sets (field spec.availabilityGates) is owned by field manager "other"')
 
 
 def test_every_int_and_path_option_of_the_module_has_a_rule():

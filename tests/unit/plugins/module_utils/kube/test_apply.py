@@ -10,6 +10,7 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.scs.kaas.plugins.module_utils.kube import apply
+from ansible_collections.scs.kaas.plugins.module_utils.kube.client import KubeError
 
 DESIRED = {
     "apiVersion": "cluster.x-k8s.io/v1beta2",
@@ -120,7 +121,7 @@ class _RecordingClient(object):
         self.answer = answer
         self.calls = []
 
-    def apply(self, obj, dry_run=False, force=True):
+    def apply(self, obj, dry_run=False, force=False):
         self.calls.append(dry_run)
         return copy.deepcopy(self.answer)
 
@@ -139,11 +140,17 @@ def test_reconcile_dry_run_equal_to_live_means_no_write():
     assert result["changed"] is False and client.calls == [True]
 
 
-def test_reconcile_change_is_dry_run_then_one_write_and_check_mode_writes_nothing():
+def _version_change():
+    """(desired, the server's answer) for a new Kubernetes version of LIVE."""
     desired = copy.deepcopy(DESIRED)
     desired["spec"]["topology"]["version"] = "v1.35.4"
     answer = copy.deepcopy(LIVE)
     answer["spec"]["topology"]["version"] = "v1.35.4"
+    return desired, answer
+
+
+def test_reconcile_change_is_dry_run_then_one_write_and_check_mode_writes_nothing():
+    desired, answer = _version_change()
     client = _RecordingClient(answer)
     result = apply.reconcile(client, desired, LIVE)
     assert result["changed"] is True and client.calls == [True, False]
@@ -152,3 +159,51 @@ def test_reconcile_change_is_dry_run_then_one_write_and_check_mode_writes_nothin
     client = _RecordingClient(answer)
     assert apply.reconcile(client, desired, LIVE, check_mode=True)["changed"] is True
     assert client.calls == [True]
+
+
+# The answer of a v1.36 API server to a server-side apply that meets another manager's field.
+CONFLICT_DETAILS = {
+    "name": "c", "group": "cluster.x-k8s.io", "kind": "clusters",
+    "causes": [{"reason": "FieldManagerConflict", "message": 'conflict with "kubectl-edit" using cluster.x-k8s.io/v1beta2',
+                "field": ".spec.topology.version"}],
+}
+CONFLICT_MESSAGE = ('Apply failed with 1 conflict: conflict with "kubectl-edit" using cluster.x-k8s.io/v1beta2: '
+                    '.spec.topology.version')
+
+
+class _ConflictingClient(_RecordingClient):
+    """Refuses every apply that does not force, the way the API server answers a conflict."""
+
+    def apply(self, obj, dry_run=False, force=False):
+        self.calls.append((dry_run, force))
+        if not force:
+            raise KubeError(409, "Conflict", CONFLICT_MESSAGE, CONFLICT_DETAILS)
+        return copy.deepcopy(self.answer)
+
+
+def test_conflicts_are_read_from_the_causes_and_from_the_message_alone():
+    expected = [{"manager": "kubectl-edit", "field": "spec.topology.version"}]
+    assert apply.conflicts(KubeError(409, "Conflict", CONFLICT_MESSAGE, CONFLICT_DETAILS)) == expected
+    assert apply.conflicts(KubeError(409, "Conflict", CONFLICT_MESSAGE)) == expected
+    assert apply.conflicts(KubeError(409, "Conflict", 'Apply failed with 1 conflict: conflict with "a": .data.x')) == [
+        {"manager": "a", "field": "data.x"}]
+    assert apply.conflicts(KubeError(409, "AlreadyExists", "object exists")) == []
+    assert apply.conflicts(KubeError(422, "Invalid", CONFLICT_MESSAGE)) == []
+
+
+def test_reconcile_stops_at_a_conflict_before_any_write_unless_forced():
+    desired, answer = _version_change()
+    client = _ConflictingClient(answer)
+    try:
+        apply.reconcile(client, desired, LIVE)
+    except apply.ApplyConflict as exc:
+        assert exc.status == 409
+        assert exc.conflicts == [{"manager": "kubectl-edit", "field": "spec.topology.version"}]
+        assert 'Cluster default/c: field spec.topology.version is owned by field manager "kubectl-edit"' in str(exc)
+        assert "nothing was written" in str(exc)
+    else:
+        raise AssertionError("a conflict must stop the apply")
+    assert client.calls == [(True, False)]
+    client = _ConflictingClient(answer)
+    assert apply.reconcile(client, desired, LIVE, force_conflicts=True)["changed"] is True
+    assert client.calls == [(True, True), (False, True)]

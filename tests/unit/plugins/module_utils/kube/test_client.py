@@ -1,11 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
-"""Unit tests of the kube client's request building (no network: nothing is sent)."""
+"""Unit tests of the kube client's request building (no network: nothing is sent, except connection
+attempts to a closed loopback port)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import socket
+import time
 
 import pytest
 
@@ -52,8 +56,11 @@ def test_apply_query_and_content_type(client):
                   "metadata": {"name": "c1", "namespace": "ns"}}, dry_run=True)
     assert sent["method"] == "PATCH"
     assert sent["path"] == "/apis/cluster.x-k8s.io/v1beta2/namespaces/ns/clusters/c1"
-    assert sent["query"] == {"fieldManager": "scs.kaas", "force": "true", "dryRun": "All"}
+    assert sent["query"] == {"fieldManager": "scs.kaas", "force": None, "dryRun": "All"}
     assert sent["content_type"] == "application/apply-patch+yaml"
+    client.apply({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster",
+                  "metadata": {"name": "c1", "namespace": "ns"}}, force=True)
+    assert sent["query"] == {"fieldManager": "scs.kaas", "force": "true", "dryRun": None}
 
 
 def test_known_resources_need_no_discovery(client):
@@ -157,3 +164,33 @@ def test_429_and_503_are_retried_by_the_client_configuration(client):
     assert set(retries.status_forcelist) == {429, 503}
     assert retries.allowed_methods is None  # server-side apply (PATCH) is idempotent
     assert retries.total > 0 and retries.raise_on_status is False
+
+
+def _closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_server_that_never_answered_fails_at_once_and_a_restart_is_waited_for(tmp_path):
+    path = tmp_path / "kubeconfig"
+    path.write_text(KUBECONFIG.replace("6443", str(_closed_port())))
+    client = kube_client.KubeClient(str(path), reconnect_timeout=1)
+    started = time.monotonic()
+    with pytest.raises(kube_client.KubeError) as failed:
+        client.request("GET", "/api/v1/namespaces")
+    assert failed.value.status == 0 and "again" not in failed.value.message
+    assert time.monotonic() - started < 1 and client.requests == 1
+    # Once the server has answered, a refused connection is a restart: sent again until the timeout.
+    client._answered = True
+    started = time.monotonic()
+    with pytest.raises(kube_client.KubeError, match="did not answer again within 1s"):
+        client.request("GET", "/api/v1/namespaces")
+    assert 0.5 <= time.monotonic() - started < 3 and client.requests > 2
+
+
+def test_only_requests_safe_to_repeat_are_sent_again_after_a_broken_connection():
+    assert kube_client._safe_to_repeat("GET", None) and kube_client._safe_to_repeat("DELETE", None)
+    assert kube_client._safe_to_repeat("PATCH", kube_client.APPLY_PATCH)
+    assert not kube_client._safe_to_repeat("PATCH", "application/merge-patch+json")
+    assert not kube_client._safe_to_repeat("POST", "application/json")
