@@ -201,12 +201,17 @@ class WorkloadClusters(object):
         with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
             return list(pool.map(lambda item: self._guard(handler, *item), items))
 
-    @staticmethod
-    def _guard(handler, res, spec, obj):
+    def _guard(self, handler, res, spec, obj):
         try:
             return handler(res, spec, obj)
         except KubeError as exc:
-            res.fail("Kubernetes API error for %s/%s: %s" % (spec["namespace"], spec["name"], exc))
+            # Whichever request met it (a dry run, an apply, a namespace), a webhook that did not
+            # answer is named with the component behind it.
+            unavailable = admission.explain_unavailable_webhook(self.client, exc)
+            if unavailable:
+                res.fail("%s/%s was not applied: %s" % (spec["namespace"], spec["name"], unavailable))
+            else:
+                res.fail("Kubernetes API error for %s/%s: %s" % (spec["namespace"], spec["name"], exc))
         except (OSError, IOError) as exc:
             res.fail("local error for %s/%s: %s" % (spec["namespace"], spec["name"], exc))
         return None
@@ -289,11 +294,6 @@ class WorkloadClusters(object):
                      % (spec["namespace"], spec["name"], field_paths.describe_conflicts(spec, desired, exc.conflicts)))
             return None
         except KubeError as exc:
-            unavailable = admission.explain_unavailable_webhook(self.client, exc)
-            if unavailable:
-                res.fail("%s/%s was not applied (server-side dry run, nothing written): %s"
-                         % (spec["namespace"], spec["name"], unavailable))
-                return None
             if exc.status in (400, 403, 409, 422):
                 explained = field_paths.explain(spec, desired, exc.message, (exc.details or {}).get("causes"))
                 res.fail("the management cluster rejected %s/%s (server-side dry run, nothing written): %s"
