@@ -16,6 +16,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.scs.kaas.plugins.module_utils.capi import spec as declaration
+from ansible_collections.scs.kaas.plugins.module_utils.kube import apply as kube_apply
 
 _INDEX = re.compile(r"\[([^\]]*)\]")
 _FIELD_IN_TEXT = re.compile(r"\b((?:spec|metadata)(?:\.[A-Za-z0-9_-]+|\[[^\]\s]*\])+)")
@@ -120,6 +121,6 @@ def explain(spec, desired, message, causes=None):
 
 def describe_conflicts(spec, desired, conflicts):
     """Server-side apply conflicts ([{manager, field}]) named by inventory variable and field."""
-    return "; ".join('%s (field %s) is owned by field manager "%s"'
-                     % (variable_for(spec, desired, c["field"]) or "a field the collection sets", c["field"], c["manager"])
-                     for c in conflicts)
+    def name_of(field):
+        return "%s (field %s)" % (variable_for(spec, desired, field) or "a field the collection sets", field)
+    return kube_apply.describe_conflicts(conflicts, name_of)

@@ -205,9 +205,9 @@ def needs_apply(desired, live):
     return bool(stale) or not contains(desired, live), stale
 
 
-_CONFLICT = re.compile(r'conflict with "(?P<manager>[^"]*)"(?: using (?P<api_version>\S+?))?:\s*(?P<field>\S+)')
-
-
+_MANAGER = re.compile(r'conflict with "(?P<manager>[^"]*)"')
+# The message of a single conflict: ``conflict with "<manager>" using <apiVersion>: <field>``.
+_CONFLICT = re.compile(_MANAGER.pattern + r'(?: using \S+?)?:\s*(?P<field>\S+)')
 _KEYED_ENTRY = re.compile(r'\[[A-Za-z]+="([^"]*)"\]')
 
 
@@ -227,8 +227,8 @@ def conflicts(exc):
     found = []
     for cause in (getattr(exc, "details", None) or {}).get("causes") or ():
         if cause.get("reason") == "FieldManagerConflict":
-            manager = re.search(r'conflict with "([^"]*)"', cause.get("message") or "")
-            found.append({"manager": manager.group(1) if manager else cause.get("message") or "",
+            manager = _MANAGER.search(cause.get("message") or "")
+            found.append({"manager": manager.group("manager") if manager else cause.get("message") or "",
                           "field": _field_path(cause.get("field"))})
     if not found:
         found = [{"manager": m.group("manager"), "field": _field_path(m.group("field"))}
@@ -236,9 +236,9 @@ def conflicts(exc):
     return found
 
 
-def describe_conflicts(found):
-    """``field spec.x is owned by field manager "y"; ...`` for an operator's error message."""
-    return "; ".join('field %s is owned by field manager "%s"' % (c["field"], c["manager"]) for c in found)
+def describe_conflicts(found, name_of=lambda field: "field %s" % field):
+    """``<name_of(field)> is owned by field manager "y"; ...`` for an operator's error message."""
+    return "; ".join('%s is owned by field manager "%s"' % (name_of(c["field"]), c["manager"]) for c in found)
 
 
 class ApplyConflict(KubeError):
