@@ -502,16 +502,21 @@ def cluster_objects(mc, namespace, cluster_name, kinds=None):
     """``Kind/name`` of every object of a CAPI/provider kind (see :func:`capi_kinds`) that is the
     Cluster ``cluster_name`` or belongs to it (cluster-name label, ``spec.clusterName`` or an owner
     reference to the Cluster), plus Secrets with its cluster-name label, in ``namespace``."""
+    return sorted(cluster_object_uids(mc, namespace, cluster_name, kinds).values())
+
+
+def cluster_object_uids(mc, namespace, cluster_name, kinds=None):
+    """uid -> ``Kind/name`` of the objects :func:`cluster_objects` lists (from the same listings)."""
     api = mc.custom_objects()
-    out = []
+    out = {}
     for group, version, plural, kind in kinds or capi_kinds(mc):
         for item in api.list_namespaced_custom_object(group, version, namespace, plural)["items"]:
             is_cluster = group == "cluster.x-k8s.io" and kind == "Cluster" and item["metadata"]["name"] == cluster_name
             if is_cluster or _belongs_to(item, cluster_name):
-                out.append("%s.%s/%s" % (kind, group, item["metadata"]["name"]))
+                out[item["metadata"]["uid"]] = "%s.%s/%s" % (kind, group, item["metadata"]["name"])
     secrets = mc.kubectl_json("get", "secrets", "-n", namespace, "-l", "%s=%s" % (CLUSTER_LABEL, cluster_name))
-    out += ["Secret/%s" % s["metadata"]["name"] for s in secrets["items"]]
-    return sorted(out)
+    out.update((s["metadata"]["uid"], "Secret/%s" % s["metadata"]["name"]) for s in secrets["items"])
+    return out
 
 
 def enter_private_netns(argv=None):

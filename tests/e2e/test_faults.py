@@ -131,10 +131,7 @@ def _objects(mc):
     kinds = helpers.capi_kinds(mc)
     found = {}
     for host in HOSTS:
-        for ref in helpers.cluster_objects(mc, NAMESPACE, host, kinds):
-            kind, name = ref.split("/", 1)
-            resource = "secret" if kind == "Secret" else kind.lower()
-            found[mc.kubectl("get", resource, name, "-n", NAMESPACE, "-o", "jsonpath={.metadata.uid}").stdout] = ref
+        found.update(helpers.cluster_object_uids(mc, NAMESPACE, host, kinds))
     return found
 
 
