@@ -10,6 +10,7 @@ supervision uses them); they are re-exported so tests read processes the way the
 from __future__ import annotations
 
 import os
+import signal
 
 import helpers
 
@@ -56,3 +57,15 @@ def descendants(pids):
         out.add(pid)
         todo.extend(children.get(pid, []))
     return out
+
+
+def kill_tree(pid, signum=signal.SIGKILL):
+    """Send ``signum`` to ``pid`` and every process below it, all frozen (SIGSTOP) first so that none
+    acts in between. Ansible runs a module in a session of its own: its process group is not enough."""
+    tree = descendants([pid])
+    for each in (signal.SIGSTOP, signum, signal.SIGCONT):
+        for member in tree:
+            try:
+                os.kill(member, each)
+            except ProcessLookupError:
+                pass

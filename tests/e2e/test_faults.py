@@ -14,6 +14,9 @@ running. The tests run in order and share three in-memory clusters:
    bootstrap manager down so that no wait can end before the restart: the run rides the restart
    out, every Cluster is written once, and a rerun writes nothing.
 3. etcd is killed during a batch: no object is lost, and a rerun converges.
+4. The playbook is interrupted (Ctrl-C) while it waits for a scale, killed (SIGKILL, the module
+   too) between the two steps of an upgrade, and interrupted while it waits for a delete: each
+   rerun converges with no write and no Machine more than the run would have made anyway.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import sys
 import pytest
 
 import helpers
+import proc_helpers
 import workload_helpers as wh
 
 NAMESPACE = "faults"
@@ -163,3 +167,65 @@ def test_etcd_killed_during_a_batch_loses_no_object(lab):
     after = _objects(mc)
     lost = sorted(ref for uid, ref in before.items() if uid not in after)
     assert lost == [], lost
+
+
+def _interrupt(proc, signum):
+    """Ctrl-C (SIGINT to ansible-playbook, as a terminal sends it) or a SIGKILL of everything the run
+    started, the module included; returns the run's output."""
+    if signum == signal.SIGINT:
+        os.kill(proc.pid, signal.SIGINT)
+    else:
+        proc_helpers.kill_tree(proc.pid)
+    out, _recap = _finish(proc, timeout=300)
+    return out
+
+
+def test_interrupted_while_waiting_for_a_scale_a_rerun_converges_without_extra_machines(lab):
+    mc = lab["mc"]
+    marker = mc.mark()
+    proc = _start_playbook(lab, "clusters.yml", dict(SEQUENTIAL, workload_cluster_scale={"md-0": 3}))
+    helpers.wait_for("the scale's three writes", lambda: len(_our_cluster_requests(mc, marker, dry_run=False)) == 3,
+                     300, 0.05)
+    out = _interrupt(proc, signal.SIGINT)
+    assert proc.returncode != 0, out[-4000:]
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml", {"workload_cluster_scale": {"md-0": 3}})
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert len(_our_cluster_requests(mc, marker, dry_run=False)) == 3  # the rerun wrote nothing more
+    for host in HOSTS:
+        assert helpers.machines_running(mc, NAMESPACE, host, 4, SPEC["kubernetes_version"])
+    assert wh.machine_creations(mc, NAMESPACE, marker) == len(HOSTS)
+
+
+def test_killed_between_two_upgrade_steps_a_rerun_takes_the_second_step_only(lab):
+    mc = lab["mc"]
+    target = dict(SPEC, kubernetes_version="v1.36.5", node_groups=[dict(SPEC["node_groups"][0], replicas=3)])
+    inventory = wh.write_inventory(str(lab["dir"] / "upgrade.yml"), mc.kubeconfig,
+                                   dict({host: SPEC for host in HOSTS}, **{HOSTS[0]: target}), DEFAULTS)
+    marker = mc.mark()
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
+           os.path.join(wh.PLAYBOOKS, "upgrade.yml"), "--limit", HOSTS[0]]
+    proc = subprocess.Popen(cmd, env=lab["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    helpers.wait_for("the first step's write", lambda: _our_cluster_requests(mc, marker, dry_run=False), 300, 0.05)
+    out = _interrupt(proc, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL, out[-4000:]
+    assert helpers.get_cluster(mc, NAMESPACE, HOSTS[0])["spec"]["topology"]["version"].startswith("v1.35.")
+    proc, recap = wh.run_playbook(lab["env"], inventory, "upgrade.yml", args=("--limit", HOSTS[0]))
+    assert proc.returncode == 0, proc.stdout[-8000:]
+    assert helpers.machines_running(mc, NAMESPACE, HOSTS[0], 4, "v1.36.5")
+    # Two writes in all (one per step), and every Machine replaced once per step: none twice.
+    assert len(_our_cluster_requests(mc, marker, dry_run=False)) == 2
+    assert wh.machine_creations(mc, NAMESPACE, marker) == 2 * 4
+
+
+def test_interrupted_while_deleting_a_rerun_finishes_the_delete(lab):
+    mc = lab["mc"]
+    proc = _start_playbook(lab, "delete.yml", {})
+    helpers.wait_for("every Cluster being deleted", lambda: all(
+        helpers.get_cluster(mc, NAMESPACE, host)["metadata"].get("deletionTimestamp") for host in HOSTS), 300, 0.05)
+    out = _interrupt(proc, signal.SIGINT)
+    assert proc.returncode != 0, out[-4000:]
+    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "delete.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert mc.kubectl_json("get", "clusters", "-n", NAMESPACE)["items"] == []
+    kinds = helpers.capi_kinds(mc)
+    assert [ref for host in HOSTS for ref in helpers.cluster_objects(mc, NAMESPACE, host, kinds)] == []

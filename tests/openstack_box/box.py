@@ -116,6 +116,39 @@ class OpenStackBox:
                     found.append(dict(match.groupdict(), service=name))
         return found
 
+    # -- faults (tests/openstack_box/fault_injection.py) ------------------------------------------
+    def inject_fault(self, service, method, path, status=503, when="before", times=1, delay=0):
+        """Make ``service`` answer ``status`` to the next ``times`` requests of ``method`` whose path
+        matches the regular expression ``path``: without doing them (``when="before"``) or after doing
+        them (``"after"``: the answer is lost). Returns the rule's id."""
+        rule = {"id": uuid.uuid4().hex[:12], "method": method, "path": path, "status": status, "when": when,
+                "times": times, "delay": delay}
+        path_ = os.path.join(services.faults_dir(self.layout), service + ".json")
+        rules = []
+        if os.path.exists(path_):
+            with open(path_) as handle:
+                rules = json.load(handle)
+        temporary = path_ + ".tmp"
+        with open(temporary, "w") as handle:
+            json.dump(rules + [rule], handle)
+        os.replace(temporary, path_)
+        return rule["id"]
+
+    def injected_faults(self, service):
+        """The faults ``service`` injected so far (dicts: id, method, path, status, when, time)."""
+        path = os.path.join(services.faults_dir(self.layout), service + ".log")
+        if not os.path.exists(path):
+            return []
+        with open(path) as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+
+    def clear_faults(self):
+        """No fault is injected from now on."""
+        directory = services.faults_dir(self.layout)
+        for name in os.listdir(directory) if os.path.isdir(directory) else ():
+            if name.endswith(".json"):
+                os.remove(os.path.join(directory, name))
+
     def keystone_audit(self, since=0):
         """(events, end offset): Keystone's token requests and application credential deletions after
         byte offset ``since`` of its audit log, in the order Keystone answered them. Each event: event

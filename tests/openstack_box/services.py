@@ -43,6 +43,11 @@ def write_config(layout, service, sections):
     return path
 
 
+def faults_dir(layout):
+    """Where tests put the faults to inject (see fault_injection.py) and find the ones injected."""
+    return os.path.join(layout.state, "faults")
+
+
 def access_log(layout, service):
     return os.path.join(layout.logs, service + "-access.log")
 
@@ -81,6 +86,12 @@ def start_api(layout, processes, service):
                             os.path.join(shim_dir, "keystone_audit.py"))
             handle.write("from keystone_audit import audited  # noqa: E402\napplication = audited(application, %r)\n"
                          % keystone_audit_log(layout))
+        # Outermost, so an injected fault is what the client (and the access log) sees.
+        shutil.copyfile(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fault_injection.py"),
+                        os.path.join(shim_dir, "fault_injection.py"))
+        os.makedirs(faults_dir(layout), exist_ok=True)
+        handle.write("from fault_injection import injected  # noqa: E402\n"
+                     "application = injected(application, %r, %r)\n" % (faults_dir(layout), service))
     env = _venv_env(layout, {env_name: layout.etc_dir(service)} if env_name else None)
     if service == "nova":
         # The first file is also the paste config the app is loaded from.

@@ -23,6 +23,7 @@ import re
 import tempfile
 
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
+from ansible_collections.scs.kaas.plugins.module_utils.openstack import retry
 
 OPENSTACKSDK_IMP_ERR = None
 try:
@@ -36,7 +37,6 @@ except ImportError:  # pragma: no cover - openstacksdk is a runtime requirement
     openstack = os_exceptions = None
 
 USER_AGENT_PRODUCT = "scs.kaas"
-DEFAULT_CONNECT_RETRIES = 3
 
 CLOUD_ARGS = dict(
     cloud=dict(type="raw"),
@@ -160,10 +160,12 @@ def connect(params=None, cloud_entry=None, ca_pem=None):
     else:
         kwargs = connection_config(params or {})
     _check_verified(kwargs)
-    # A request whose connection the server drops (an API worker restarting) is sent again.
-    kwargs.setdefault("connect_retries", DEFAULT_CONNECT_RETRIES)
+    # keystoneauth would send any request again after a timeout, a POST too: retry.install decides
+    # by method instead (and sends again what is safe to repeat).
+    kwargs["connect_retries"] = 0
     try:
         conn = openstack.connect(app_name=USER_AGENT_PRODUCT, **kwargs)
+        retry.install(conn.session)
         conn.authorize()
     except Exception as exc:  # pylint: disable=broad-except  # every SDK error is reported the same way
         raise OpenStackError("cannot authenticate to the cloud: %s" % short_error(exc))

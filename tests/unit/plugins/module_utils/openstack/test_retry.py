@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright: scs.kaas contributors
+# Apache License 2.0 (see LICENSE)
+"""Unit tests of the retry policy for cloud requests: a real keystoneauth Session against an HTTP
+server on loopback that answers what each test scripts (error paths only; the services themselves
+are tested in tests/e2e)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import http.server
+import socket
+import threading
+import time
+
+import pytest
+from keystoneauth1 import exceptions as ksa_exceptions
+from keystoneauth1 import session as ksa_session
+
+from ansible_collections.scs.kaas.plugins.module_utils.openstack import retry
+
+
+class _Scripted(http.server.BaseHTTPRequestHandler):
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.server.seen.append((self.command, self.path))
+        status, delay = self.server.script.pop(0) if self.server.script else (200, 0)
+        time.sleep(delay)
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_GET = do_POST = do_DELETE = do_PUT = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
+    httpd.seen, httpd.script = [], []
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _session():
+    waits = []
+    return retry.install(ksa_session.Session(), sleep=waits.append), waits
+
+
+def _url(server, path):
+    return "http://127.0.0.1:%d%s" % (server.server_address[1], path)
+
+
+def test_a_read_is_repeated_until_it_succeeds(server):
+    server.script = [(503, 0), (502, 0)]
+    session, waits = _session()
+    assert session.request(_url(server, "/v2.1/flavors"), "GET").status_code == 200
+    assert len(server.seen) == 3 and waits == [0.5, 1.0]
+
+
+def test_a_delete_is_repeated_and_a_read_gives_up_after_five_attempts(server):
+    server.script = [(500, 0), (204, 0)]
+    session, _waits = _session()
+    assert session.request(_url(server, "/v2.1/os-server-groups/x"), "DELETE").status_code == 204
+    server.seen[:] = []
+    server.script = [(503, 0)] * 10
+    with pytest.raises(ksa_exceptions.ServiceUnavailable):
+        session.request(_url(server, "/v2.1/flavors"), "GET")
+    assert len(server.seen) == 5
+    response = session.request(_url(server, "/v2.1/flavors"), "GET", raise_exc=False)
+    assert response.status_code == 503 and len(server.seen) == 10
+
+
+def test_a_creation_answered_5xx_is_not_repeated(server):
+    server.script = [(503, 0)]
+    session, waits = _session()
+    expected = r"^compute service: POST /v2.1/os-server-groups failed \(HTTP 503\); it is not sent again.*Run the playbook"
+    with pytest.raises(retry.UnsafeToRepeat, match=expected):
+        session.request(_url(server, "/v2.1/os-server-groups"), "POST", json={"server_group": {}},
+                        endpoint_filter={"service_type": "compute"})
+    assert server.seen == [("POST", "/v2.1/os-server-groups")] and waits == []
+
+
+def test_a_creation_whose_answer_timed_out_is_not_repeated(server):
+    server.script = [(201, 1.0)]
+    session, _waits = _session()
+    with pytest.raises(retry.UnsafeToRepeat, match="ConnectTimeout"):
+        session.request(_url(server, "/v3/users/u/application_credentials"), "POST", json={}, timeout=0.2)
+    assert len(server.seen) == 1
+
+
+def test_a_token_request_and_a_refused_connection_are_repeated(server):
+    server.script = [(503, 0), (201, 0)]
+    session, _waits = _session()
+    assert session.request(_url(server, "/v3/auth/tokens"), "POST", json={}).status_code == 201
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    session, waits = _session()
+    with pytest.raises(ksa_exceptions.ConnectFailure):
+        session.request("http://127.0.0.1:%d/v2.1/os-server-groups" % closed, "POST", json={})
+    assert waits == list(retry.BACKOFF)
