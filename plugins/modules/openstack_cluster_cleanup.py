@@ -24,6 +24,11 @@ description:
     add-ons give it to the cloud controller and CSI as their cluster name), so nothing of another
     cluster is touched, even one of the same name in another namespace."
   - Reports CAPO's objects of the cluster that still exist (C(left)); it does not delete them.
+  - "Deletes in a fixed order (load balancers before their floating IPs, the identity Secret last).
+    When a deletion fails (the cloud answers an error, or stays unreachable after the retries), it
+    stops there and fails with what this run deleted (RV(deleted)) and what is still to delete
+    (RV(left)); a later run finds the rest by the cluster uid and resumes. A cloud that cannot be
+    reached never leads to a reported success."
 extends_documentation_fragment:
   - scs.kaas.attributes
   - scs.kaas.attributes.no_diff
@@ -69,14 +74,15 @@ deleted:
   type: list
   elements: dict
 left:
-  description: Objects of the cluster still in the cloud afterwards - kind, id, name.
+  description: Objects of the cluster still in the cloud afterwards - kind, id, name. After a failed
+    deletion, what was still to delete (the object that failed first).
   returned: always
   type: list
   elements: dict
 """
 
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
-from ansible_collections.scs.kaas.plugins.module_utils.openstack import cleanup, cloud_facts, credentials
+from ansible_collections.scs.kaas.plugins.module_utils.openstack import cleanup, cloud, cloud_facts, credentials
 from ansible_collections.scs.kaas.plugins.module_utils.openstack.module import CLUSTER_ARGS, OpenStackModule
 
 
@@ -88,6 +94,8 @@ class ClusterCleanupModule(OpenStackModule):
         wait_timeout=dict(type="int", default=300),
         fail_on_left=dict(type="bool", default=False),
     )
+    # What a failed run did and did not get to, for its result.
+    _progress = None
 
     def run_cloud(self):
         p = self.params
@@ -104,18 +112,25 @@ class ClusterCleanupModule(OpenStackModule):
         if secret is not None:
             found.append({"kind": "secret", "id": secret["metadata"]["uid"], "name": p["secret_name"]})
         deleted = []
-        for item in found:
-            if self.module.check_mode or self._delete(item, user_id, secrets):
-                deleted.append(item)
+        for index, item in enumerate(found):
+            try:
+                if self.module.check_mode or self._delete(item, user_id, secrets):
+                    deleted.append(item)
+            except Exception as exc:  # pylint: disable=broad-except  # any failure stops the cleanup here
+                self._progress = {"cluster_uid": uid, "deleted": deleted, "left": found[index:]}
+                raise KaasError(_stopped_message(p, item, exc, deleted, found[index:]))
         left = cleanup.capo_leftovers(conn, p["namespace"], p["cluster_name"], has_lb)
         if not self.module.check_mode:
             left += cleanup.find(conn, uid, has_lb, has_volume)
         result = {"cluster_uid": uid, "deleted": deleted, "left": left, "changed": bool(deleted)}
         if left and p["fail_on_left"]:
-            listed = ", ".join("%s %s (%s)" % (i["kind"], i["name"], i["id"]) for i in left)
+            self._progress = result
             raise KaasError("left in the cloud after the cleanup of %s/%s: %s"
-                            % (p["namespace"], p["cluster_name"], listed))
+                            % (p["namespace"], p["cluster_name"], _listed(left)))
         return result
+
+    def failure_result(self):
+        return self._progress or {}
 
     def _delete(self, item, user_id, secrets):
         if item["kind"] == "application_credential":
@@ -123,6 +138,19 @@ class ClusterCleanupModule(OpenStackModule):
         if item["kind"] == "secret":
             return self.client.delete(secrets, self.params["secret_name"], self.params["namespace"])
         return cleanup.delete(self.conn, item, self.params["wait_timeout"])
+
+
+def _listed(items):
+    return ", ".join("%s %s (%s)" % (i["kind"], i["name"], i["id"]) for i in items) or "nothing"
+
+
+def _stopped_message(params, item, exc, deleted, left):
+    reason = cloud.short_error(exc) if not isinstance(exc, KaasError) else str(exc)
+    return ("the cleanup of %s/%s stopped at %s %s (%s): %s. Deleted by this run: %s. Still to delete: %s. "
+            "Run the playbook again when the cloud answers: the cleanup finds what is left by the cluster uid "
+            "and goes on from there"
+            % (params["namespace"], params["cluster_name"], item["kind"], item["name"], item["id"], reason,
+               _listed(deleted), _listed(left)))
 
 
 def main():

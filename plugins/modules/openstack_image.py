@@ -21,6 +21,10 @@ description:
     are updated in place.
   - An image of the same name with other content is refused (CAPO selects images by name; give each
     build its own name, e.g. with the Kubernetes version).
+  - "An interrupted upload is finished on the next run: a record of the same name and sha256 whose
+    file never arrived (Glance status C(queued) or C(killed), left by a run that was killed or whose
+    upload failed) is deleted and the file uploaded again; one whose upload is under way
+    (C(saving), C(uploading), C(importing)) is waited for."
 extends_documentation_fragment:
   - scs.kaas.attributes
   - scs.kaas.attributes.no_diff
@@ -123,7 +127,7 @@ updated:
   returned: always
   type: dict
 deleted:
-  description: IDs of images deleted.
+  description: IDs of images deleted (with O(state=absent), or the record of an interrupted upload).
   returned: always
   type: list
   elements: str
@@ -137,9 +141,13 @@ from ansible.module_utils.urls import open_url
 
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 from ansible_collections.scs.kaas.plugins.module_utils.openstack import images
+from ansible_collections.scs.kaas.plugins.module_utils.openstack.cloud import short_error
 from ansible_collections.scs.kaas.plugins.module_utils.openstack.module import OpenStackModule
 
 _CHUNK = 1024 * 1024
+# Glance statuses of a record whose file never arrived, and of one whose upload is under way.
+INTERRUPTED = ("queued", "killed")
+UPLOADING = ("saving", "uploading", "importing")
 
 
 def _properties(image):
@@ -197,6 +205,15 @@ class ImageModule(OpenStackModule):
         existing = list(self.conn.image.images(name=p["name"]))
         if len(existing) > 1:
             raise KaasError("name: %d images are named %s; delete all but one" % (len(existing), p["name"]))
+        if existing and self._interrupted(existing[0]):
+            # An earlier run made the record and never got the file in (it was killed, or the upload
+            # failed and so did the delete of the record): such a record can never become active.
+            if not self.module.check_mode:
+                self.conn.image.delete_image(existing[0], ignore_missing=True)
+            result["deleted"].append(existing[0].id)
+            existing = []
+        elif existing and existing[0].status in UPLOADING:
+            existing = [self._wait_active(existing[0])]
         if existing:
             return self._existing(result, existing[0], wanted)
         result.update(changed=True, uploaded=True)
@@ -236,8 +253,13 @@ class ImageModule(OpenStackModule):
             mismatch = images.stored_mismatch(hashes, stored)
             if mismatch:
                 raise KaasError("Glance stored %s with %s; deleted it" % (p["name"], mismatch))
-        except Exception:
-            image_api.delete_image(image.id, ignore_missing=True)
+        except Exception as exc:
+            try:
+                image_api.delete_image(image.id, ignore_missing=True)
+            except Exception as delete_exc:  # pylint: disable=broad-except  # reported with the first failure
+                raise KaasError("%s; the image record %s could not be deleted either (%s): the next run replaces it"
+                                % (exc if isinstance(exc, KaasError) else short_error(exc), image.id,
+                                   short_error(delete_exc)))
             raise
         return image
 
@@ -251,6 +273,18 @@ class ImageModule(OpenStackModule):
         if p["sha256"] and len(p["sha256"]) != 64:
             errors.append("sha256: %r is not a sha256 (64 hex digits)" % p["sha256"])
         return props, errors
+
+    def _interrupted(self, image):
+        return image.status in INTERRUPTED and _view(image)["sha256"] == self.params["sha256"].lower()
+
+    def _wait_active(self, image):
+        try:
+            return self.conn.image.wait_for_status(image, status="active", failures=["killed"],
+                                                   wait=self.params["timeout"])
+        except Exception as exc:  # pylint: disable=broad-except  # reported with the image's name
+            raise KaasError("name: image %s (%s) was %s and did not become active within %d s (%s); delete it "
+                            "or wait for its upload" % (image.name, image.id, image.status, self.params["timeout"],
+                                                        str(exc).split("\n", 1)[0][:200]))
 
     def _existing(self, result, image, wanted):
         p = self.params

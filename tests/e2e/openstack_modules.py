@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,17 @@ import tempfile
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The properties of the SCS image metadata standard (scs-0102) a test image carries.
+SCS_0102 = {"architecture": "x86_64", "hypervisor_type": "qemu", "hw_disk_bus": "scsi", "os_distro": "ubuntu",
+            "os_version": "24.04", "image_build_date": "2026-11-01", "image_original_user": "ubuntu",
+            "image_description": "https://images.example.com/README.html", "replace_frequency": "never",
+            "provided_until": "none", "uuid_validity": "none", "image_source": "private"}
+
+
+def kube_secret(mc, namespace, name):
+    """A Secret of the management cluster as a dict, or None."""
+    found = mc.kubectl("get", "secret", name, "-n", namespace, "-o", "json", check=False)
+    return json.loads(found.stdout) if found.returncode == 0 else None
 
 
 def run_module(ansible_env, module, args, check_mode=False, verbosity=0, expect_failure=False):
@@ -57,3 +69,30 @@ def cloud_writes(box, marker):
 def is_token_issue(request):
     return (request["service"] == "keystone" and request["method"] == "POST"
             and request["path"].split("?", 1)[0].endswith("/v3/auth/tokens"))
+
+
+CREDENTIALS_PATH = re.compile(r'"(?P<method>GET|POST) /v3/users/[0-9a-f]+/application_credentials(?:\?[^" ]*)?'
+                              r' HTTP/[0-9.]+" (?P<status>\d{3})')
+
+
+class AccessLogTail:
+    """New lines of one service's access log, read from where the last read stopped."""
+
+    def __init__(self, path):
+        self.path = path
+        with open(path, "rb") as handle:
+            self.offset = handle.seek(0, os.SEEK_END)
+
+    def lines(self):
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read()
+        complete = data[:data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        return complete.decode(errors="replace").splitlines()
+
+
+def credential_requests(tail, method, status):
+    """New access log lines of Keystone answering ``method`` on a user's application credentials with ``status``."""
+    return [line for line in tail.lines() if (m := CREDENTIALS_PATH.search(line))
+            and m["method"] == method and m["status"] == status]

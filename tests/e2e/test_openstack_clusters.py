@@ -19,6 +19,11 @@ OpenStackMachine ready with its server ACTIVE. Nothing here marks an OpenStack o
 Two clusters of the same name live in two namespaces of one project; deleting one leaves the
 other untouched. The tests run in order and share the clusters.
 
+Faults of the job on this path: the first create is killed (SIGKILL, every process of the run) as
+soon as Keystone has created the first application credential, and the second delete is
+interrupted (Ctrl-C) while it waits for CAPO; each rerun converges, and what is left in the cloud is
+listed with openstacksdk: no duplicate image, server group or credential, nothing orphaned.
+
 Node images: the inventory lists one image per Kubernetes version (``workload_cluster_openstack_images``);
 the role uploads them (sha256 verified, scs-0102 metadata) after a preflight that lets the images about
 to be uploaded pass, and gives each cluster ``image.nameByVersion``. twin-a runs v1.34.4, twin-b v1.35.4,
@@ -33,8 +38,12 @@ from __future__ import annotations
 import base64
 import collections
 import hashlib
+import json
 import os
+import signal
 import ssl
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -46,7 +55,10 @@ import yaml
 from ansible_collections.scs.kaas.plugins.module_utils.openstack import images as image_rules
 
 import helpers
+import proc_helpers
 import workload_helpers as wh
+from openstack_box import services
+from openstack_modules import AccessLogTail, credential_requests
 
 CLASS_NAMESPACE = "os-classes"
 TWIN = "twin"
@@ -132,9 +144,35 @@ def _our_mutations(box, since):
             if not (r["service"] == "keystone" and r["method"] == "POST" and r["path"].startswith("/v3/auth/tokens"))]
 
 
+def _start_playbook(lab, playbook, extra_vars=None, args=()):
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", lab["inventory"],
+           os.path.join(wh.PLAYBOOKS, playbook), "-e", json.dumps(extra_vars or {})] + list(args)
+    return subprocess.Popen(cmd, env=lab["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _still_running(proc, what):
+    assert proc.poll() is None, "the run ended before %s: %s" % (what, proc.communicate()[0][-6000:])
+    return False
+
+
+def _killed_at_the_first_credential(lab):
+    """SIGKILL of the whole create (the modules too) as soon as Keystone has created the first
+    application credential: the images and server groups are made, a credential may have no Secret."""
+    tail = AccessLogTail(services.access_log(lab["box"].layout, "keystone"))
+    proc = _start_playbook(lab, "clusters.yml")
+    try:
+        helpers.wait_for("Keystone creating the first application credential", lambda: credential_requests(
+            tail, "POST", "201") or _still_running(proc, "a credential was created"), 900, 0.01)
+    finally:
+        proc_helpers.kill_tree(proc.pid)
+        proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+
+
 def test_clusters_yml_preflights_then_capo_builds_the_infrastructure(lab):
     mc, box, conn = lab["mc"], lab["box"], lab["conn"]
     cloud_mark, started = box.mark(), time.monotonic()
+    _killed_at_the_first_credential(lab)
     proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml")
     assert proc.returncode == 0, proc.stdout[-8000:]
     assert "Preflight every cluster of the play against the cloud" in proc.stdout
@@ -151,6 +189,9 @@ def test_clusters_yml_preflights_then_capo_builds_the_infrastructure(lab):
             assert props.get(key) or getattr(image, key, None), key
         assert props[image_rules.SHA256_KEY] == upload["sha256"]
         image_ids[upload["kubernetes_version"]] = image.id
+    # The run killed at its first credential left no duplicate: two server groups and one credential a cluster.
+    assert len(list(conn.compute.server_groups())) == 2 * len(HOSTS)
+    assert len(list(conn.identity.application_credentials(conn.current_user_id))) == len(HOSTS)
 
     for host, namespace in HOSTS.items():
         cluster = mc.kubectl_json("get", "cluster.cluster.x-k8s.io", TWIN, "-n", namespace, "-o", "json")
@@ -321,6 +362,11 @@ def test_rotation_capo_moves_to_the_new_credential_before_the_old_one_is_deleted
                                                      deletions[0]))
 
 
+def _being_deleted(mc, namespace):
+    found = mc.kubectl("get", "cluster.cluster.x-k8s.io", TWIN, "-n", namespace, "-o", "json", check=False)
+    return found.returncode != 0 or bool(json.loads(found.stdout)["metadata"].get("deletionTimestamp"))
+
+
 def _cluster_things(conn, namespace):
     """What the cloud holds of the cluster in ``namespace``: names/IDs per kind."""
     prefix = "k8s-clusterapi-cluster-%s-%s" % (namespace, TWIN)
@@ -366,6 +412,13 @@ def test_delete_removes_everything_of_one_cluster_and_nothing_of_its_twin(lab):
     assert len(credentials_after) == 1 and credentials_after < credentials_before
     assert mc.kubectl("get", "secret", TWIN + "-cloud", "-n", HOSTS["twin-a"], check=False).returncode != 0
 
+    # Ctrl-C while the delete waits for CAPO; the rerun waits for the rest and cleans up.
+    proc = _start_playbook(lab, "delete.yml", {"workload_cluster_wait": True}, ("--limit", "twin-b"))
+    helpers.wait_for("twin-b being deleted", lambda: _being_deleted(mc, HOSTS["twin-b"])
+                     or _still_running(proc, "twin-b was being deleted"), 300, 0.05)
+    os.kill(proc.pid, signal.SIGINT)
+    out, _err = proc.communicate(timeout=300)
+    assert proc.returncode != 0, out[-4000:]
     proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "delete.yml", {"workload_cluster_wait": True},
                                   args=("--limit", "twin-b"))
     assert proc.returncode == 0, proc.stdout[-8000:]

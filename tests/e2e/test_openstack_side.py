@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import uuid
 
@@ -19,18 +18,13 @@ import pytest
 import yaml
 
 from ansible_collections.scs.kaas.plugins.module_utils.openstack import cleanup, cloud, images
-from openstack_modules import cloud_writes, run_module
+from openstack_modules import SCS_0102, cloud_writes, kube_secret, run_module
 
 FAKE_SECRET_MARK = "application_credential_secret"
 
 
 def _kube_args(mc):
     return {"kubeconfig": mc.kubeconfig}
-
-
-def _secret(mc, namespace, name):
-    found = mc.kubectl("get", "secret", name, "-n", namespace, "-o", "json", check=False)
-    return json.loads(found.stdout) if found.returncode == 0 else None
 
 
 def _assert_not_shown(value, output):
@@ -54,7 +48,7 @@ def test_app_credential_lifecycle(management_cluster, openstack_box, openstack_p
                 secret_name="prod-cloud")
     first, _output = run_module(ansible_env, "openstack_app_credential", args)
     assert first["changed"] and first["created"] and first["secret"]["written"]
-    secret = _secret(mc, namespace, "prod-cloud")
+    secret = kube_secret(mc, namespace, "prod-cloud")
     assert set(secret["data"]) == {"clouds.yaml", "cacert", "cloud.conf"}
     entry = yaml.safe_load(_decoded(secret, "clouds.yaml"))["clouds"]["openstack"]
     assert entry["auth"]["application_credential_id"] == first["credential"]["id"]
@@ -81,7 +75,7 @@ def test_app_credential_lifecycle(management_cluster, openstack_box, openstack_p
 
     # Rotation: new credential, Secret updated, the old one kept until the next present run.
     rotated, raw = run_module(ansible_env, "openstack_app_credential", dict(args, state="rotated"), verbosity=3)
-    new_secret = _secret(mc, namespace, "prod-cloud")
+    new_secret = kube_secret(mc, namespace, "prod-cloud")
     new_entry = yaml.safe_load(_decoded(new_secret, "clouds.yaml"))["clouds"]["openstack"]
     assert rotated["changed"] and rotated["credential"]["id"] != first["credential"]["id"]
     assert new_entry["auth"]["application_credential_id"] == rotated["credential"]["id"]
@@ -100,9 +94,9 @@ def test_app_credential_lifecycle(management_cluster, openstack_box, openstack_p
     marker = openstack_box.mark()
     planned, _output = run_module(ansible_env, "openstack_app_credential", dict(args, state="absent"), check_mode=True)
     assert planned["changed"] and planned["deleted"] == [rotated["credential"]["id"]]
-    assert cloud_writes(openstack_box, marker) == [] and _secret(mc, namespace, "prod-cloud") is not None
+    assert cloud_writes(openstack_box, marker) == [] and kube_secret(mc, namespace, "prod-cloud") is not None
     gone, _output = run_module(ansible_env, "openstack_app_credential", dict(args, state="absent"))
-    assert gone["changed"] and _secret(mc, namespace, "prod-cloud") is None
+    assert gone["changed"] and kube_secret(mc, namespace, "prod-cloud") is None
     with pytest.raises(cloud.OpenStackError):
         _connect_with_secret(new_secret)
 
@@ -192,12 +186,6 @@ def test_server_groups(management_cluster, openstack_box, openstack_project, ans
     assert sorted(gone["deleted"]) == sorted(created["variables"].values())
     assert not [g for g in conn.compute.server_groups() if g.id in created["variables"].values()]
     conn.close()
-
-
-SCS_0102 = {"architecture": "x86_64", "hypervisor_type": "qemu", "hw_disk_bus": "scsi", "os_distro": "ubuntu",
-            "os_version": "24.04", "image_build_date": "2026-11-01", "image_original_user": "ubuntu",
-            "image_description": "https://images.example.com/README.html", "replace_frequency": "never",
-            "provided_until": "none", "uuid_validity": "none", "image_source": "private"}
 
 
 def test_node_image_upload_is_verified_complete_and_idempotent(openstack_box, openstack_project, ansible_env,
@@ -311,14 +299,14 @@ def test_cleanup_deletes_this_cluster_only(management_cluster, openstack_box, op
                 assert object_id not in credentials_left
             else:
                 assert not _exists(conn, kind, object_id), (kind, object_id)
-        assert _secret(mc, namespace, "same-name-cloud") is None
+        assert kube_secret(mc, namespace, "same-name-cloud") is None
         # The cluster of the same name in the other namespace is untouched.
         for kind, object_id in seeded[other_namespace]:
             if kind == "application_credential":
                 assert object_id in credentials_left
             else:
                 assert _exists(conn, kind, object_id), (kind, object_id)
-        assert _secret(mc, other_namespace, "same-name-cloud") is not None
+        assert kube_secret(mc, other_namespace, "same-name-cloud") is not None
 
         again, _output = run_module(ansible_env, "openstack_cluster_cleanup", args)
         assert not again["changed"] and again["deleted"] == []

@@ -23,7 +23,17 @@ import re
 import threading
 import time
 
-_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+_REASONS = {401: "Unauthorized", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+            504: "Gateway Timeout"}
+
+
+def _drain(environ):
+    remaining = int(environ.get("CONTENT_LENGTH") or 0)
+    while remaining > 0:
+        chunk = environ["wsgi.input"].read(min(remaining, 1 << 20))
+        if not chunk:
+            return
+        remaining -= len(chunk)
 
 
 def injected(app, faults_dir, service):
@@ -79,7 +89,11 @@ def injected(app, faults_dir, service):
         if rule is None:
             return app(environ, start_response)
         time.sleep(float(rule.get("delay", 0)))
-        if rule.get("when", "before") == "after":
+        if rule.get("when", "before") == "before":
+            # Read the body, as a service that fails after reading it: an answer before the upload
+            # ends breaks the client's connection instead of giving it the status.
+            _drain(environ)
+        else:
             # Let the service do the work and drop its answer.
             result = app(environ, lambda *args, **kwargs: None)
             try:

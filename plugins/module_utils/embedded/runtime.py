@@ -286,6 +286,10 @@ class EmbeddedCluster(object):
 
     def _port_conflicts(self, names):
         """Ports of ``names`` that are in use: list of messages naming port and holder."""
+        return sorted(set(message for message, _named in self._port_holders(names)))
+
+    def _port_holders(self, names):
+        """(message, whether a live process holds the port) per port of ``names`` in use."""
         wanted = {}
         for name in names:
             for purpose, port in self.component_ports(name):
@@ -295,9 +299,10 @@ class EmbeddedCluster(object):
             if entry["port"] in wanted:
                 name, purpose = wanted[entry["port"]]
                 holders = ", ".join("%s (pid %d)" % (n, pid) for n, pid in entry["processes"]) or "an unknown process"
-                conflicts.append("port %d (%s %s) is in use on %s by %s"
-                                 % (entry["port"], name, purpose, entry["address"], holders))
-        return sorted(set(conflicts))
+                conflicts.append(("port %d (%s %s) is in use on %s by %s"
+                                  % (entry["port"], name, purpose, entry["address"], holders),
+                                  bool(entry["processes"])))
+        return conflicts
 
     def start(self, check_mode=False):
         """Start whatever is not running; return a result dict (``changed``, ``started`` ...)."""
@@ -337,10 +342,12 @@ class EmbeddedCluster(object):
                 if name in stale:
                     result["restarted"].append(name)
 
-        conflicts = self._port_conflicts(to_start) if to_start else []
-        if conflicts:
+        holders = self._port_holders(to_start) if to_start else []
+        conflicts = sorted(set(message for message, _named in holders))
+        if holders and not any(named for _message, named in holders):
             # A component killed a moment ago may still be closing its sockets (its pid is a
-            # zombie while its other threads exit): give that seconds before calling it a conflict.
+            # zombie while its other threads exit, so no live process is named): give that seconds
+            # before calling it a conflict. A port a live process holds is a conflict at once.
             try:
                 poll_until(lambda: not self._port_conflicts(to_start), PORT_RELEASE_TIMEOUT * self.timeout_scale,
                            "ports released", 0.05, 0.5)

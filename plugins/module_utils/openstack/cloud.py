@@ -52,6 +52,11 @@ CLOUD_ARGS = dict(
 _UID_NAME = re.compile(r"[^a-z0-9-]+")
 
 
+# openstacksdk's and keystoneauth's own retries, off (see connect).
+NO_SDK_RETRIES = {"connect_retries": 0, "status_code_retries": 0, "image_status_code_retries": 0,
+                  "baremetal_status_code_retries": 0, "baremetal_introspection_status_code_retries": 0}
+
+
 class OpenStackError(KaasError):
     """A cloud request failed or the cloud is not what the inputs expect."""
 
@@ -160,9 +165,11 @@ def connect(params=None, cloud_entry=None, ca_pem=None):
     else:
         kwargs = connection_config(params or {})
     _check_verified(kwargs)
-    # keystoneauth would send any request again after a timeout, a POST too: retry.install decides
-    # by method instead (and sends again what is safe to repeat).
-    kwargs["connect_retries"] = 0
+    # keystoneauth would send any request again after a timeout, a POST too, and openstacksdk has it
+    # send any request to Glance again after a 503 (image_status_code_retries: 5), a POST that
+    # creates an image record or a PUT whose file was already read too: retry.install decides by
+    # method instead (and sends again what is safe to repeat).
+    kwargs.update(NO_SDK_RETRIES)
     try:
         conn = openstack.connect(app_name=USER_AGENT_PRODUCT, **kwargs)
         retry.install(conn.session)
@@ -174,7 +181,9 @@ def connect(params=None, cloud_entry=None, ca_pem=None):
 
 def short_error(exc):
     """One line naming the error type; SDK errors carry multi-line bodies."""
-    return "%s: %s" % (type(exc).__name__, str(exc).split("\n", 1)[0][:300])
+    first = str(exc).split("\n", 1)[0][:300]
+    name = type(exc).__name__
+    return first if first.startswith(name + ":") else "%s: %s" % (name, first)
 
 
 def is_not_found(exc):

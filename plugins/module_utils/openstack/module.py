@@ -10,7 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
-from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud
+from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud, retry
 
 
 CLUSTER_ARGS = dict(
@@ -70,6 +70,10 @@ class OpenStackModule(KaasModule):
         except Exception as exc:  # pylint: disable=broad-except
             if cloud.HAS_OPENSTACKSDK and isinstance(exc, cloud.os_exceptions.SDKException):
                 raise cloud.OpenStackError("OpenStack API error: %s" % cloud.short_error(exc))
+            # A connection refused, unreachable or timed out after the retries: keystoneauth's own
+            # errors, which openstacksdk lets through.
+            if retry.HAS_KEYSTONEAUTH and isinstance(exc, retry.ksa_exceptions.ClientException):
+                raise cloud.OpenStackError("the cloud did not answer: %s" % cloud.short_error(exc))
             raise
         finally:
             if self._conn is not None:

@@ -43,6 +43,7 @@ _TOKEN_REQUEST = re.compile(r"/v3/auth/tokens/?$")
 # Never done: the connection was refused, or the server closed a reused idle connection without
 # reading the request (the keep-alive race every HTTP client meets; gunicorn closes idle ones).
 _NEVER_SENT = re.compile(r"Connection refused|NewConnectionError|Name or service not known|No route to host|"
+                         r"Network is unreachable|"
                          r"Remote end closed connection without response")
 
 
@@ -76,8 +77,15 @@ def _transient(exc):
         isinstance(exc, ksa_exceptions.HttpError) and _status(exc) in RETRIED_STATUS)
 
 
-def decide(method, url, outcome):
-    """'done', 'retry' or 'unsafe' for one attempt's outcome (a response or an exception)."""
+def decide(method, url, outcome, repeatable=True):
+    """'done', 'retry' or 'unsafe' for one attempt's outcome (a response or an exception).
+    ``repeatable`` is False for a request whose body is a stream (an image file): the first attempt
+    consumed it, so a second one would send an empty body."""
+    verdict = _decide(method, url, outcome)
+    return "unsafe" if verdict == "retry" and not repeatable else verdict
+
+
+def _decide(method, url, outcome):
     method = (method or "GET").upper()
     safe = method in SAFE_METHODS or (method == "POST" and bool(_TOKEN_REQUEST.search(_path(url).split("?")[0])))
     if isinstance(outcome, Exception):
@@ -102,7 +110,7 @@ def install(session, backoff=BACKOFF, sleep=time.sleep):
                 outcome = original(url, method, *args, **kwargs)
             except Exception as exc:  # pylint: disable=broad-except  # sorted by decide()
                 outcome = exc
-            verdict = decide(method, url, outcome)
+            verdict = decide(method, url, outcome, repeatable=not hasattr(kwargs.get("data"), "read"))
             if verdict == "retry" and delays:
                 sleep(delays.pop(0))
                 continue

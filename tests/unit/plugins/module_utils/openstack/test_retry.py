@@ -10,15 +10,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import http.server
+import json
+import os
 import socket
 import threading
 import time
 
+import openstack.config
 import pytest
 from keystoneauth1 import exceptions as ksa_exceptions
 from keystoneauth1 import session as ksa_session
 
-from ansible_collections.scs.kaas.plugins.module_utils.openstack import retry
+from ansible_collections.scs.kaas.plugins.module_utils.openstack import cloud, retry
 
 
 class _Scripted(http.server.BaseHTTPRequestHandler):
@@ -109,3 +112,43 @@ def test_a_token_request_and_a_refused_connection_are_repeated(server):
     with pytest.raises(ksa_exceptions.ConnectFailure):
         session.request("http://127.0.0.1:%d/v2.1/os-server-groups" % closed, "POST", json={})
     assert waits == list(retry.BACKOFF)
+
+
+@pytest.mark.parametrize("message, verdict", [
+    ("Failed to establish a new connection: [Errno 101] Network is unreachable", "retry"),
+    ("Failed to establish a new connection: [Errno 111] Connection refused", "retry"),
+    ("Connection aborted: Remote end closed connection without response", "retry"),
+    ("Connection aborted: [Errno 104] Connection reset by peer", "unsafe"),
+])
+def test_a_creation_is_sent_again_only_when_it_never_left(message, verdict):
+    outcome = ksa_exceptions.ConnectFailure(message)
+    assert retry.decide("POST", "https://cloud:8774/v2.1/os-server-groups", outcome) == verdict
+    assert retry.decide("GET", "https://cloud:8774/v2.1/os-server-groups", outcome) == "retry"
+
+
+def test_a_streamed_body_is_never_sent_twice(server, tmp_path):
+    server.script = [(503, 0)]
+    upload = tmp_path / "image.raw"
+    upload.write_bytes(b"x" * 4096)
+    session, waits = _session()
+    with open(str(upload), "rb") as handle, pytest.raises(retry.UnsafeToRepeat, match="HTTP 503"):
+        session.request(_url(server, "/v2/images/i/file"), "PUT", data=handle, raise_exc=False)
+    assert len(server.seen) == 1 and waits == []
+    # Not even after a refused connection: whether the stream was read is not known there.
+    refused = ksa_exceptions.ConnectFailure("Failed to establish a new connection: [Errno 111] Connection refused")
+    assert retry.decide("PUT", "https://cloud:9292/v2/images/i/file", refused, repeatable=False) == "unsafe"
+
+
+def test_openstacksdk_repeats_nothing_by_itself():
+    """openstacksdk's defaults repeat requests after some status codes (any method) for some services;
+    the connections this collection opens turn every one of them off, so only retry.install decides."""
+    with open(os.path.join(os.path.dirname(openstack.config.__file__), "defaults.json")) as handle:
+        defaults = json.load(handle)
+    retrying = [key for key, value in defaults.items() if key.endswith("retries") and value]
+    assert "image_status_code_retries" in retrying  # the default this guards against
+    assert all(cloud.NO_SDK_RETRIES.get(key) == 0 for key in retrying), retrying
+    region = openstack.config.get_cloud_region(
+        auth={"auth_url": "https://127.0.0.1:5000/v3"}, load_yaml_config=False, load_envvars=False,
+        **cloud.NO_SDK_RETRIES)
+    for service in ("image", "compute", "network", "identity", "load-balancer", "block-storage"):
+        assert region.get_status_code_retries(service) == 0 and region.get_connect_retries(service) == 0, service
