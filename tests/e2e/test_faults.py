@@ -21,11 +21,8 @@ running. The tests run in order and share three in-memory clusters:
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 
@@ -62,9 +59,7 @@ def _kill(mc, component):
 
 
 def _start_playbook(lab, playbook, extra_vars):
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", lab["inventory"],
-           os.path.join(wh.PLAYBOOKS, playbook), "-e", json.dumps(extra_vars)]
-    return subprocess.Popen(cmd, env=lab["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return wh.start_playbook(lab["env"], lab["inventory"], playbook, extra_vars)
 
 
 def _finish(proc, timeout=900):
@@ -152,14 +147,14 @@ def test_etcd_killed_during_a_batch_loses_no_object(lab):
     finally:
         restart = mc.start()
     assert "etcd" in restart["started"], restart["started"]
-    out, recap = _finish(proc)
+    out, _recap = _finish(proc)
     # The run rides the outage out (the API server waits for etcd) or fails naming the API error;
     # never with a traceback. Either way the rerun must converge.
     print(out[-4000:])
     assert proc.returncode == 0 or "Kubernetes API error" in out, out[-8000:]
     assert "Traceback" not in out, out[-8000:]
-    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml",
-                                  {"workload_cluster_scale": {"md-0": 2}})
+    proc, _recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml",
+                                   {"workload_cluster_scale": {"md-0": 2}})
     assert proc.returncode == 0, proc.stdout[-6000:]
     for host in HOSTS:
         assert helpers.cluster_available(mc, NAMESPACE, host)
@@ -188,7 +183,7 @@ def test_interrupted_while_waiting_for_a_scale_a_rerun_converges_without_extra_m
                      300, 0.05)
     out = _interrupt(proc, signal.SIGINT)
     assert proc.returncode != 0, out[-4000:]
-    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml", {"workload_cluster_scale": {"md-0": 3}})
+    proc, _recap = wh.run_playbook(lab["env"], lab["inventory"], "clusters.yml", {"workload_cluster_scale": {"md-0": 3}})
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert len(_our_cluster_requests(mc, marker, dry_run=False)) == 3  # the rerun wrote nothing more
     for host in HOSTS:
@@ -202,14 +197,12 @@ def test_killed_between_two_upgrade_steps_a_rerun_takes_the_second_step_only(lab
     inventory = wh.write_inventory(str(lab["dir"] / "upgrade.yml"), mc.kubeconfig,
                                    dict({host: SPEC for host in HOSTS}, **{HOSTS[0]: target}), DEFAULTS)
     marker = mc.mark()
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
-           os.path.join(wh.PLAYBOOKS, "upgrade.yml"), "--limit", HOSTS[0]]
-    proc = subprocess.Popen(cmd, env=lab["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = wh.start_playbook(lab["env"], inventory, "upgrade.yml", args=("--limit", HOSTS[0]))
     helpers.wait_for("the first step's write", lambda: _our_cluster_requests(mc, marker, dry_run=False), 300, 0.05)
     out = _interrupt(proc, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL, out[-4000:]
     assert helpers.get_cluster(mc, NAMESPACE, HOSTS[0])["spec"]["topology"]["version"].startswith("v1.35.")
-    proc, recap = wh.run_playbook(lab["env"], inventory, "upgrade.yml", args=("--limit", HOSTS[0]))
+    proc, _recap = wh.run_playbook(lab["env"], inventory, "upgrade.yml", args=("--limit", HOSTS[0]))
     assert proc.returncode == 0, proc.stdout[-8000:]
     assert helpers.machines_running(mc, NAMESPACE, HOSTS[0], 4, "v1.36.5")
     # Two writes in all (one per step), and every Machine replaced once per step: none twice.
@@ -224,7 +217,7 @@ def test_interrupted_while_deleting_a_rerun_finishes_the_delete(lab):
         helpers.get_cluster(mc, NAMESPACE, host)["metadata"].get("deletionTimestamp") for host in HOSTS), 300, 0.05)
     out = _interrupt(proc, signal.SIGINT)
     assert proc.returncode != 0, out[-4000:]
-    proc, recap = wh.run_playbook(lab["env"], lab["inventory"], "delete.yml")
+    proc, _recap = wh.run_playbook(lab["env"], lab["inventory"], "delete.yml")
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert mc.kubectl_json("get", "clusters", "-n", NAMESPACE)["items"] == []
     kinds = helpers.capi_kinds(mc)

@@ -42,8 +42,6 @@ import json
 import os
 import signal
 import ssl
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -144,12 +142,6 @@ def _our_mutations(box, since):
             if not (r["service"] == "keystone" and r["method"] == "POST" and r["path"].startswith("/v3/auth/tokens"))]
 
 
-def _start_playbook(lab, playbook, extra_vars=None, args=()):
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", lab["inventory"],
-           os.path.join(wh.PLAYBOOKS, playbook), "-e", json.dumps(extra_vars or {})] + list(args)
-    return subprocess.Popen(cmd, env=lab["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 def _still_running(proc, what):
     assert proc.poll() is None, "the run ended before %s: %s" % (what, proc.communicate()[0][-6000:])
     return False
@@ -159,7 +151,7 @@ def _killed_at_the_first_credential(lab):
     """SIGKILL of the whole create (the modules too) as soon as Keystone has created the first
     application credential: the images and server groups are made, a credential may have no Secret."""
     tail = AccessLogTail(services.access_log(lab["box"].layout, "keystone"))
-    proc = _start_playbook(lab, "clusters.yml")
+    proc = wh.start_playbook(lab["env"], lab["inventory"], "clusters.yml")
     try:
         helpers.wait_for("Keystone creating the first application credential", lambda: credential_requests(
             tail, "POST", "201") or _still_running(proc, "a credential was created"), 900, 0.01)
@@ -413,7 +405,8 @@ def test_delete_removes_everything_of_one_cluster_and_nothing_of_its_twin(lab):
     assert mc.kubectl("get", "secret", TWIN + "-cloud", "-n", HOSTS["twin-a"], check=False).returncode != 0
 
     # Ctrl-C while the delete waits for CAPO; the rerun waits for the rest and cleans up.
-    proc = _start_playbook(lab, "delete.yml", {"workload_cluster_wait": True}, ("--limit", "twin-b"))
+    proc = wh.start_playbook(lab["env"], lab["inventory"], "delete.yml", {"workload_cluster_wait": True},
+                             ("--limit", "twin-b"))
     helpers.wait_for("twin-b being deleted", lambda: _being_deleted(mc, HOSTS["twin-b"])
                      or _still_running(proc, "twin-b was being deleted"), 300, 0.05)
     os.kill(proc.pid, signal.SIGINT)

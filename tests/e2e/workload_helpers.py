@@ -52,15 +52,25 @@ def write_inventory(path, kubeconfig, hosts, group_defaults=None, group="inmemor
     return path
 
 
-def run_playbook(env, inventory, playbook, extra_vars=None, args=(), timeout=1800):
-    """Run ansible-playbook; return (CompletedProcess, recap dict host -> counts)."""
+def _playbook_command(inventory, playbook, extra_vars, args):
     path = playbook if os.path.isabs(playbook) else os.path.join(PLAYBOOKS, playbook)
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, path]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
-    cmd += list(args)
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout, check=False)
+    return cmd + list(args)
+
+
+def start_playbook(env, inventory, playbook, extra_vars=None, args=()):
+    """Start ansible-playbook in the background (a test that interrupts it); returns the Popen,
+    output in ``stdout``."""
+    return subprocess.Popen(_playbook_command(inventory, playbook, extra_vars, args), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def run_playbook(env, inventory, playbook, extra_vars=None, args=(), timeout=1800):
+    """Run ansible-playbook; return (CompletedProcess, recap dict host -> counts)."""
+    proc = subprocess.run(_playbook_command(inventory, playbook, extra_vars, args), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False)
     recap = {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "failed": int(m.group(5))}
              for m in RECAP.finditer(proc.stdout)}
     return proc, recap
