@@ -47,11 +47,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Stages of `make test`, in order. Each runs as `make <stage>`; all run even after a failure,
 # and `make test` fails if any failed (see the summary it prints).
-TEST_STAGES ?= build changelog lint sanity units sanity-newest units-newest binaries tooling e2e newcomer molecule
+TEST_STAGES ?= build changelog lint sanity units sanity-newest units-newest binaries tooling e2e e2e-infra \
+	newcomer molecule
 # Stages of TEST_STAGES that run at the same time, after all the others: they wait mostly on
 # controllers rather than the CPU, each in a network namespace and state directories of its own.
 # Their output lines start with the stage's name. PARALLEL_STAGES= runs every stage in turn.
-PARALLEL_STAGES ?= e2e newcomer molecule
+PARALLEL_STAGES ?= e2e e2e-infra newcomer molecule
 
 STAGE_LOG = $(VENV_DIR)/.stage-log
 # Junit files and recorded results of every suite; `make test` adds them up (.ci/lib/results.py).
@@ -62,6 +63,7 @@ ALLOWED_SKIPS := tests/allowed-skips.yml
 now = $$(date '+%Y-%m-%d %H:%M:%S')
 
 .PHONY: help venv collections test demo demo-real-nodes lint sanity units sanity-newest units-newest tooling e2e \
+	e2e-infra e2e-all \
 	newcomer molecule binaries build changelog bench clean _stages duplicate-code debian-packages openstack-services \
 	go-toolchain embedded-binaries node-inputs
 
@@ -72,7 +74,8 @@ help:
 	@echo "make test         everything CI runs: $(TEST_STAGES)"
 	@echo "make sanity-newest | units-newest   sanity and units with the newest ansible-core (.venv/newest)"
 	@echo "make duplicate-code   pairs of places in plugins/ and roles/ sharing 6 or more lines"
-	@echo "make lint | sanity | units | tooling | e2e | newcomer | molecule | binaries | build | changelog"
+	@echo "make lint | sanity | units | tooling | e2e | e2e-infra | newcomer | molecule | binaries | build | changelog"
+	@echo "make e2e-all      the end-to-end tests of e2e and e2e-infra in one pytest session"
 	@echo "make bench BENCH=embedded|workload_clusters   a benchmark, in a private network namespace"
 	@echo "make openstack-services   prebuild the OpenStack services venv of the e2e tests (cached)"
 	@echo "make venv | collections | clean"
@@ -279,8 +282,21 @@ PYTEST = "$(VPY)" -m pytest -ra -p no:cacheprovider
 openstack-services: collections debian-packages
 	"$(VPY)" -m tests.openstack_box.install
 
-e2e: collections debian-packages openstack-services
-	$(IN_NETNS) $(PYTEST) --durations=30 --junitxml="$(RESULTS_DIR)/e2e/pytest.xml" tests/e2e
+# The end-to-end tests run as two stages side by side, each a pytest session with its own network
+# namespace and management cluster: e2e-infra takes the modules that start the OpenStack test cloud
+# (tests/openstack_box) or real nodes in containers, e2e the rest. e2e-all runs them in one session.
+E2E_INFRA_TESTS := $(sort $(wildcard tests/e2e/test_openstack_*.py tests/e2e/test_docker_*.py)) \
+	tests/e2e/test_faults_openstack.py tests/e2e/test_real_node_foundation.py tests/e2e/test_workload_bad_input.py
+
+e2e: collections debian-packages
+	$(IN_NETNS) $(PYTEST) --durations=20 --junitxml="$(RESULTS_DIR)/e2e/pytest.xml" tests/e2e \
+		$(addprefix --ignore=,$(E2E_INFRA_TESTS))
+
+e2e-infra: collections debian-packages openstack-services
+	$(IN_NETNS) $(PYTEST) --durations=20 --junitxml="$(RESULTS_DIR)/e2e-infra/pytest.xml" $(E2E_INFRA_TESTS)
+
+e2e-all: collections debian-packages openstack-services
+	$(IN_NETNS) $(PYTEST) --durations=30 tests/e2e
 
 # The newcomer's path: `make demo` twice and every shell block of README.md and docs/ as pasted,
 # `make demo-real-nodes` among them (it builds nothing in the namespace: run `make binaries` first).
