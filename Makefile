@@ -121,11 +121,19 @@ test: collections
 		echo "[$(now)] make test: FAILED ($$(tail -n 1 "$(RESULTS_DIR)/summary.txt"))"; exit 1; \
 	else echo "[$(now)] make test: all stages passed"; fi
 
-# One stage in the shell variable `stage`; $(1): what its output goes through.
+# One stage in the shell variable `stage`; $(1): what its output goes through. With
+# SCS_KAAS_STAGE_DEADLINE (seconds since the epoch; .ci/run sets it to end inside CI's time), a stage
+# still running then gets Ctrl-C, as a person would send it: pytest stops, tears its clusters down
+# and writes its junit file, so the summary names what failed before and the stage shows TIMEOUT.
 define run_stage
 start=$$(date +%s); \
 echo "[$(now)] ==> stage $$stage: start"; \
-if $(MAKE) $$stage $(1); then result=ok; else result="FAILED(rc=$$?)"; fi; \
+limit=""; if [ -n "$${SCS_KAAS_STAGE_DEADLINE:-}" ]; then \
+	left=$$(( SCS_KAAS_STAGE_DEADLINE - start )); [ $$left -gt 60 ] || left=60; \
+	limit="timeout -s INT -k 300 $$left"; fi; \
+rcfile=$$(mktemp); { $$limit $(MAKE) $$stage && echo 0 > $$rcfile || echo $$? > $$rcfile; } $(1); \
+rc=$$(cat $$rcfile); rm -f $$rcfile; \
+if [ "$$rc" = 0 ]; then result=ok; elif [ "$$rc" = 124 ]; then result=TIMEOUT; else result="FAILED(rc=$$rc)"; fi; \
 secs=$$(( $$(date +%s) - start )); \
 echo "[$(now)] <== stage $$stage: $$result after $${secs}s"; \
 echo "$$stage $$result $$secs" >> "$(STAGE_LOG)"

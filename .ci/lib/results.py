@@ -16,6 +16,7 @@ exist); the exit code is 1 when anything failed.
 import fnmatch
 import json
 import os
+import re
 import sys
 from xml.etree import ElementTree
 
@@ -34,6 +35,8 @@ def _junit_cases(path):
     """(name, outcome, message) for every testcase of a junit file."""
     root = ElementTree.parse(path).getroot()
     for case in root.iter("testcase"):
+        if not case.get("name"):
+            continue  # the test a Ctrl-C stopped: pytest writes an empty testcase for it
         name = "%s::%s" % (case.get("classname") or "", case.get("name") or "")
         outcome, message = "passed", ""
         for child in case:
@@ -91,9 +94,20 @@ def _stage_log(path):
     return outcomes
 
 
-def _first_line(text):
-    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-    return line[:200]
+# The line of a failure message that says why, in this order: an Ansible task's error, else the
+# assertion's own line (the first line is often just the start of a playbook's output tail).
+_REASONS = (re.compile(r'(fatal: \[.*)'), re.compile(r'(FAILED! => .*)'), re.compile(r'((?:Timeout|Kube|Embedded)Error.*)'))
+
+
+def _first_line(text, reason=False):
+    lines = (text or "").strip().splitlines()
+    if reason:
+        for pattern in _REASONS:
+            for line in lines:
+                found = pattern.search(line)
+                if found:
+                    return found.group(1)[:300]
+    return lines[0][:200] if lines else ""
 
 
 def summary(directory, stage_log, allowed_path, stages):
@@ -111,13 +125,16 @@ def summary(directory, stage_log, allowed_path, stages):
                 outcome = "failed"
                 problems.append("%s: %s was skipped (%s) and is not in %s" % (stage, name, _first_line(message), allowed_path))
             elif outcome == "failed":
-                problems.append("%s: %s failed: %s" % (stage, name, _first_line(message)))
+                problems.append("%s: %s failed: %s" % (stage, name, _first_line(message, reason=True)))
             counts[outcome] += 1
         if not cases:
             counts["passed" if result == "ok" else "failed"] += 1
         elif result != "ok" and counts["failed"] == 0:
             counts["failed"] += 1
-            problems.append("%s: the stage ended with %s but no test of it failed" % (stage, result))
+            if result == "TIMEOUT":
+                problems.append("%s: stopped at SCS_KAAS_STAGE_DEADLINE (CI's time) before it finished" % stage)
+            else:
+                problems.append("%s: the stage ended with %s but no test of it failed" % (stage, result))
         if result == "MISSING":
             problems.append("%s: not in the stage log %s (the stage did not run)" % (stage, stage_log))
         for key in total:
