@@ -15,8 +15,9 @@ running. The tests run in order and share three in-memory clusters:
    out, every Cluster is written once, and a rerun writes nothing.
 3. etcd is killed during a batch: no object is lost, and a rerun converges.
 4. The playbook is interrupted (Ctrl-C) while it waits for a scale, killed (SIGKILL, the module
-   too) between the two steps of an upgrade, and interrupted while it waits for a delete: each
-   rerun converges with no write and no Machine more than the run would have made anyway.
+   too) between the two steps of an upgrade and again during the last, and interrupted while it
+   waits for a delete: each rerun converges with no write and no Machine more than the run would
+   have made anyway.
 """
 
 from __future__ import annotations
@@ -202,9 +203,20 @@ def test_killed_between_two_upgrade_steps_a_rerun_takes_the_second_step_only(lab
     out = _interrupt(proc, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL, out[-4000:]
     assert helpers.get_cluster(mc, NAMESPACE, HOSTS[0])["spec"]["topology"]["version"].startswith("v1.35.")
+    # The rerun waits for the first step's rollout, takes the second: killed again right after that
+    # last write, it leaves nothing to plan but a rollout going, which the last rerun waits for.
+    second = mc.mark()
+    proc = wh.start_playbook(lab["env"], inventory, "upgrade.yml", args=("--limit", HOSTS[0]))
+    helpers.wait_for("the last step's write", lambda: _our_cluster_requests(mc, second, dry_run=False), 600, 0.05)
+    out = _interrupt(proc, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL, out[-4000:]
+    assert helpers.get_cluster(mc, NAMESPACE, HOSTS[0])["spec"]["topology"]["version"] == "v1.36.5"
+    assert not helpers.machines_running(mc, NAMESPACE, HOSTS[0], 4, "v1.36.5"), "the rollout ended before the kill"
+    last = mc.mark()
     proc, _recap = wh.run_playbook(lab["env"], inventory, "upgrade.yml", args=("--limit", HOSTS[0]))
     assert proc.returncode == 0, proc.stdout[-8000:]
     assert helpers.machines_running(mc, NAMESPACE, HOSTS[0], 4, "v1.36.5")
+    assert mc.writes(wh.OUR_AGENT, last) == []
     # Two writes in all (one per step), and every Machine replaced once per step: none twice.
     assert len(_our_cluster_requests(mc, marker, dry_run=False)) == 2
     assert wh.machine_creations(mc, NAMESPACE, marker) == 2 * 4
