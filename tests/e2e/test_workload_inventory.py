@@ -7,8 +7,8 @@ A cluster in its own namespace uses the classes of the one class namespace; its 
 written with ``wait: false`` as soon as its Secret exists; ``workload_cluster_info`` is checked
 field by field against the live objects; a version two minors ahead is refused by clusters.yml and
 walked by upgrade.yml; a downgrade (and the removed ``workload_cluster_upgrade_to``) is refused with
-zero writes; ``playbooks/demo.yml`` with ``inventories/demo`` runs twice, the second time without
-any change or write.
+zero writes. (``playbooks/demo.yml`` is checked by ``tests/newcomer/test_demo.py``, which runs
+``make demo`` as a newcomer does.)
 
 The tests in this module run in order and share one cluster.
 """
@@ -262,40 +262,3 @@ def test_a_target_outside_the_inventory_is_refused(lab):
     assert "workload_cluster_upgrade_to=1.36 is not an option" in proc.stdout
     assert "workload_cluster.kubernetes_version" in proc.stdout
     assert mc.writes(wh.OUR_AGENT, marker) == []
-
-
-def _demo(lab):
-    env = dict(lab["env"], SCS_KAAS_DEMO_STATE_DIR=lab["mc"].state_dir)
-    return wh.run_playbook(env, os.path.join(helpers.REPO_ROOT, "inventories", "demo"), "demo.yml")
-
-
-def _status_row(stdout, name):
-    rows = [line.strip().strip('",').split() for line in stdout.splitlines() if ' %s ' % name in line]
-    assert rows, stdout[-3000:]
-    return rows[-1]
-
-
-def test_demo_creates_scales_upgrades_and_its_second_run_changes_nothing(lab):
-    mc = lab["mc"]
-    marker = mc.mark()
-    proc, recap = _demo(lab)
-    assert proc.returncode == 0, proc.stdout[-8000:]
-    assert recap["demo-1"]["changed"] >= 3 and recap["demo-1"]["failed"] == 0
-    cluster_writes = [w for w in mc.writes(wh.OUR_AGENT, marker)
-                      if w["objectRef"].get("resource") == "clusters" and w["objectRef"].get("name") == "demo-1"]
-    assert [w["verb"] for w in cluster_writes] == ["patch"] * 3  # create, scale, upgrade
-    # created with 1 + 2 machines, scaled by one, upgraded: each of the 4 replaced once
-    assert wh.machine_creations(mc, "default", marker) == 3 + 1 + 4
-    cluster = _cluster(mc, "default", "demo-1")
-    assert cluster["spec"]["topology"]["version"] == "v1.35.4"
-    assert cluster["spec"]["topology"]["classRef"] == {"name": "scs-inmemory-1-35-v1"}
-    assert helpers.machines_running(mc, "default", "demo-1", 4, "v1.35.4")
-    assert _status_row(proc.stdout, "demo-1") == [
-        "default", "demo-1", "scs-inmemory-1-35-v1", "v1.35.4", "1/1", "3/3", "4", "True", "converged"]
-
-    marker = mc.mark()
-    proc, recap = _demo(lab)
-    assert proc.returncode == 0, proc.stdout[-8000:]
-    assert recap and all(counts["changed"] == 0 and counts["failed"] == 0 for counts in recap.values()), recap
-    assert mc.writes(wh.OUR_AGENT, marker) == []
-    assert _status_row(proc.stdout, "demo-1")[-1] == "converged"

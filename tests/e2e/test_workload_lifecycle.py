@@ -23,7 +23,10 @@ import pytest
 import yaml
 
 import helpers
+import proc_helpers
 import workload_helpers as wh
+
+from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry
 
 NAMESPACE = "wl-lifecycle"
 HOST = "wl-a"
@@ -80,6 +83,21 @@ def test_create_reaches_available(lab):
     assert len(fragments) >= 4, "expected client keys in both kubeconfigs"
     leaked = [fragment[:12] + "..." for fragment in fragments if fragment in proc.stdout]
     assert not leaked, "secret material in the -vvv output: %s" % leaked
+
+
+def test_every_listening_socket_of_the_management_cluster_is_on_loopback(lab):
+    """With a workload cluster up, every socket the started processes listen on, CAPD's in-memory
+    ones included (its debug port and the workload cluster's API from 20000 up), is on loopback."""
+    mc = lab["mc"]
+    pids = proc_helpers.descendants(mc.started_pids().values())
+    ours = [e for e in proc_helpers.listeners() if any(pid in pids for _n, pid in e["processes"])]
+    ports = sorted(e["port"] for e in ours)
+    assert registry.INMEMORY_DEBUG_PORT in ports, ports
+    assert any(p >= registry.INMEMORY_MIN_PORT for p in ports), ports
+    assert mc.ports["kube_apiserver"] in ports and mc.ports["capi_webhook"] in ports, ports
+    exposed = [e["line"] for e in ours if e["address"] not in ("127.0.0.1", "::1")]
+    assert not exposed, "listening beyond loopback:\n" + "\n".join(exposed)
+    assert _cluster(mc)["spec"]["controlPlaneEndpoint"]["host"] == "127.0.0.1"
 
 
 def _secret_fragments(kubeconfig_text):

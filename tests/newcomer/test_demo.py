@@ -4,7 +4,8 @@
 """`make demo` as a newcomer runs it, twice on the same machine.
 
 The first run must end with its status table, and the table must say what the live objects say
-(read here with the kubernetes client, not from the demo's output). The second run must report no
+(read here with the kubernetes client, not from the demo's output), and its audit log must show one
+apply of the Cluster per step and no Machine beyond the story's. The second run must report no
 change in its play recap and send no write to the management cluster (audit log). Then the
 management cluster is stopped as the docs say (a reboot does the same): the in-memory backend keeps
 its simulated machines in the provider's process, so the next `make demo` starts capd-manager again,
@@ -105,6 +106,16 @@ def test_first_demo_ends_with_a_status_table_that_matches_the_live_cluster(first
     # The demo's story: one control plane, the workers scaled up, one minor above the inventory's start.
     assert available == "True" and state == "converged"
     assert all(m["spec"]["version"] == topology["version"] for m in live_machines)
+    # What it cost (the audit log from the start): one apply of the Cluster per step (create, scale,
+    # upgrade), and Machines 1 + 2 created, 1 more by the scale, each of the 4 replaced once.
+    audit = AuditLog(demo_state_dir)
+    applies = [w["verb"] for w in audit.writes(0) if (w.get("objectRef") or {}).get("resource") == "clusters"
+               and w["objectRef"].get("name") == CLUSTER_NAME]
+    assert applies == ["patch"] * 3, applies
+    created = [w for w in audit.writes(0, user_agent_prefix="") if w.get("verb") in ("create", "patch")
+               and (w.get("objectRef") or {}).get("resource") == "machines" and not w["objectRef"].get("subresource")
+               and (w.get("responseStatus") or {}).get("code") == 201]
+    assert len(created) == 3 + 1 + 4, [w["objectRef"].get("name") for w in created]
 
 
 def test_second_demo_reports_no_change_and_writes_nothing(first_run, demo_env, demo_state_dir):
