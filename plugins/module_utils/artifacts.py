@@ -131,6 +131,25 @@ GO_MODULES = {
         "h1": "h1:AjvDv3vOygb/VKLVQW87lfktIBzkxR8Ump9DjxC8+Lk=",
         "source": "https://sum.golang.org/lookup/sigs.k8s.io/kind@v0.33.0",
     },
+    # Add-on chart sources (addons/catalog.py); each h1 is what `go mod download` reported and what
+    # sum.golang.org's lookup (read through the module proxy) records.
+    "github.com/cilium/cilium@v1.20.2": {
+        "h1": "h1:dqiEGIcXc+gqCLYG/l7VCFJ8GHyb4HUrwbZOpkX5dL8=",
+        "source": "https://sum.golang.org/lookup/github.com/cilium/cilium@v1.20.2",
+    },
+    "github.com/cert-manager/cert-manager@v1.21.2": {
+        "h1": "h1:UWgoYM+KLNtRlqmoWOKjKBOBUPVHeepQ6/ac3ERJW68=",
+        "source": "https://sum.golang.org/lookup/github.com/cert-manager/cert-manager@v1.21.2",
+    },
+    "sigs.k8s.io/metrics-server@v0.8.0": {
+        "h1": "h1:Zlsi3sBWEtFKCD3+xSysThvXyLQ363rUAlqpnsY5JwI=",
+        "source": "https://sum.golang.org/lookup/sigs.k8s.io/metrics-server@v0.8.0",
+    },
+    # The source of the image metrics-server chart 3.12.2 deploys (appVersion 0.7.2).
+    "sigs.k8s.io/metrics-server@v0.7.2": {
+        "h1": "h1:0t1FhxdEHKHF/SduSRdkNHIYb24TpHqew2B/64GzOq8=",
+        "source": "https://sum.golang.org/lookup/sigs.k8s.io/metrics-server@v0.7.2",
+    },
 }
 
 # Container images pinned by digest.

@@ -83,6 +83,28 @@ KIND_VERSION = "v0.33.0"
 # The default node image of kind v0.33.0 (sigs.k8s.io/kind pkg/apis/config/defaults/image.go).
 KIND_NODE_IMAGE = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"
 
+# Workload cluster add-ons (plugins/module_utils/addons/catalog.py). Their Helm charts are packaged
+# from the source trees of these Go modules, the only chart source the module proxy makes reachable;
+# each module's h1 is in artifacts.GO_MODULES, checked against sum.golang.org.
+# Cilium (the CNI): v1.20.2 is the newest patch of the newest line the module proxy serves (v1.20.3 and
+# v1.21.0 are refused with 403); its Documentation/network/kubernetes/requirements.rst supports
+# Kubernetes 1.34, 1.35 and 1.36, exactly WORKLOAD_KUBERNETES_VERSIONS. install/kubernetes/cilium at
+# this tag is a complete, released chart (Chart.yaml 1.20.2/1.20.2, values.yaml generated, images v1.20.2).
+CILIUM_VERSION = "v1.20.2"
+CILIUM_CHART_VERSION = "1.20.2"
+# cert-manager in workload clusters (opt-in add-on, not the management cluster's CERT_MANAGER_VERSION,
+# which follows clusterctl): v1.21.2 is the newest v1.x patch the module proxy serves (v1.21.3 and
+# v1.22.0: 403). Its chart is a release template (Chart.yaml v0.0.0): chart version and appVersion are
+# the tag, as cert-manager's make/manifests.mk passes to `helm package`; the image tags follow appVersion.
+CERT_MANAGER_ADDON_VERSION = "v1.21.2"
+# metrics-server: the chart in the module lags the module by one release. v0.9.0 carries chart
+# 3.13.1 (appVersion 0.8.1), but v0.8.1 is refused by the module proxy (403), so its image could not
+# be built here; v0.8.0 carries chart 3.12.2 (appVersion 0.7.2) and v0.7.2 is served, so the chart's
+# image (registry.k8s.io/metrics-server/metrics-server:v0.7.2) can be built from its own source.
+METRICS_SERVER_VERSION = "v0.8.0"
+METRICS_SERVER_CHART_VERSION = "3.12.2"
+METRICS_SERVER_IMAGE_VERSION = "v0.7.2"
+
 PINS = {
     "cluster_api": {"version": CLUSTER_API_VERSION},
     "cluster_api_test": {"version": CLUSTER_API_TEST_VERSION},
@@ -108,4 +130,8 @@ PINS = {
     "cso": {"version": CSO_VERSION},
     "k3s": {"version": K3S_VERSION},
     "kind": {"version": KIND_VERSION, "node_image": KIND_NODE_IMAGE},
+    "cilium": {"version": CILIUM_VERSION, "chart_version": CILIUM_CHART_VERSION},
+    "cert_manager_addon": {"version": CERT_MANAGER_ADDON_VERSION},
+    "metrics_server": {"version": METRICS_SERVER_VERSION, "chart_version": METRICS_SERVER_CHART_VERSION,
+                       "image_version": METRICS_SERVER_IMAGE_VERSION},
 }
