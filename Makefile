@@ -266,15 +266,20 @@ node-inputs: collections debian-packages go-toolchain
 		[print(image_build.build_rootfs(r, local_command.runner(), log=print)) for r in image_recipes.RECIPES]'
 
 # Everything the tests build: CAPO and ORC too (the e2e tests run them against the OpenStack
-# services, and build nothing: their namespace has no route to the Go module proxy), the real
-# nodes of both Kubernetes versions of the upgrade, and the provider modules whose config/ the
-# local clusterctl repository is built from (e2e may run in a loopback-only namespace, NETNS=1).
+# services, and build nothing: their namespace has no route to the Go module proxy), CAAPH, the real
+# nodes of both Kubernetes versions of the upgrade, the provider modules whose config/ the local
+# clusterctl repository is built from and the modules the add-on charts are packaged from (e2e may
+# run in a loopback-only namespace, NETNS=1).
 binaries: collections debian-packages
-	@$(MAKE) embedded-binaries EMBEDDED_OPTIONAL_PROVIDERS=openstack
+	@$(MAKE) embedded-binaries EMBEDDED_OPTIONAL_PROVIDERS="openstack addons"
 	@$(MAKE) node-inputs NODE_VERSIONS="$(NODE_KUBERNETES_VERSIONS)"
 	"$(VPY)" -c 'from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog, repository; \
 		from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command; \
 		[print(repository.module_dir(local_command.runner(), e["module"], e["version"])) for e in map(catalog.provider, sorted(catalog.PROVIDERS))]'
+	"$(VPY)" -c 'from ansible_collections.scs.kaas.plugins.module_utils.addons import catalog; \
+		from ansible_collections.scs.kaas.plugins.module_utils.providers import repository; \
+		from ansible_collections.scs.kaas.roles.management_cluster.files.embedded import local_command; \
+		[print(repository.module_dir(local_command.runner(), s["module"], s["version"])) for s in map(catalog.chart_source, catalog.install_order())]'
 
 # e2e, newcomer, molecule and bench start embedded management clusters on fixed loopback ports: they
 # run in a private network namespace (as root `unshare --net`, else a user namespace), so they never

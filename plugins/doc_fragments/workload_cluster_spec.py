@@ -363,4 +363,11 @@ options:
         description: Refuse deletion without O(force_delete_protected).
         type: bool
         default: false
+      addons:
+        description: 'Add-ons installed into the cluster by the Cluster API add-on provider Helm (CAAPH),
+          one HelmChartProxy per enabled add-on: add-on name -> C({enabled: bool, values: {...}}), combined
+          recursively onto the collection''s defaults (docs/addons.md lists the add-ons, their defaults
+          and values). V({}) installs the default set. Left out (or null): the collection manages no add-on
+          of this cluster and deletes the proxies it made for it before.'
+        type: dict
 """

@@ -56,10 +56,11 @@ options:
         (pass the same list to M(scs.kaas.embedded_cluster)).
       - V(openstack) - the Cluster API provider OpenStack (CAPO) and the OpenStack Resource
         Controller (ORC), each built from its own wrapper module at its pinned version.
+      - V(addons) - the Cluster API add-on provider Helm (CAAPH), from its own wrapper module.
       - Ignored when O(components) is given.
     type: list
     elements: str
-    choices: [openstack]
+    choices: [addons, openstack]
     default: []
 attributes:
   check_mode:

@@ -65,7 +65,8 @@ options:
         V(capd) the keys V(<name>_webhook) (16501-16504), V(<name>_health) (16511-16514) and
         V(<name>_diagnostics) (16521-16524); with O(optional_providers=[openstack]) also
         V(capo_webhook) (16505), V(capo_health) (16515), V(capo_diagnostics) (16525) and
-        V(orc_health) (16516).
+        V(orc_health) (16516); with O(optional_providers=[addons]) also V(caaph_webhook) (16507),
+        V(caaph_health) (16517) and V(caaph_diagnostics) (16527).
       - Port 19000 and 20000-20999 are reserved by the in-memory backend of CAPD (fixed upstream).
     type: dict
     default: {}
@@ -88,12 +89,16 @@ options:
         clusterctl inventory entry V(infrastructure-openstack); ports V(capo_webhook) 16505,
         V(capo_health) 16515, V(capo_diagnostics) 16525) and ORC (its CRDs; port V(orc_health)
         16516). Without it CAPO's CRDs are still installed, without conversion webhooks.
+      - V(addons) - CAAPH (its CRDs, its admission webhooks, the clusterctl inventory entry V(addon-helm); ports
+        V(caaph_webhook) 16507, V(caaph_health) 16517, V(caaph_diagnostics) 16527). Helm's cache of the charts
+        it fetches is in O(state_dir)C(/helm). It installs the charts of the HelmChartProxies from a chart
+        repository (M(scs.kaas.chart_repository); the management_cluster role starts one with it).
       - A start without a provider that an earlier start ran stops its processes and deletes its
         webhook configurations and inventory entry (its CRDs and objects stay).
       - With O(state=stopped) every process the last start recorded is stopped, whatever this says.
     type: list
     elements: str
-    choices: [openstack]
+    choices: [addons, openstack]
     default: []
   timeout_scale:
     description: Factor applied to every wait limit (API server 150 s, CRDs 90 s, managers 180 s ...).

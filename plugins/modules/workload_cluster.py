@@ -96,6 +96,15 @@ options:
     description: Clusters reconciled at the same time (at least 1).
     type: int
     default: 8
+  addons_repository_url:
+    description:
+      - The Helm chart repository the add-ons' HelmChartProxies name (C(spec.repoURL)); CAAPH fetches the charts
+        from it. The default is where M(scs.kaas.chart_repository) serves the collection's charts on the
+        embedded management cluster's host; a management cluster whose CAAPH runs in pods needs an address those
+        pods reach.
+      - Used only for clusters whose spec sets C(addons).
+    type: str
+    default: http://127.0.0.1:8879
   partial:
     description:
       - With V(false) a batch is all or nothing - when any cluster of O(clusters) fails its checks
@@ -180,7 +189,9 @@ clusters:
       also node_groups and conditions with status, reason and message - with O(clusters) these are
       left out to keep the result small, see M(scs.kaas.workload_cluster_info)), C(problems) (failing
       conditions with reason and message), C(stale_fields) (owned fields that were dropped), C(diff) (with --diff),
-      C(blockers) (what still blocks a delete), C(kubeconfig_path) and C(warnings) (risky settings).
+      C(blockers) (what still blocks a delete), C(kubeconfig_path), C(warnings) (risky settings) and, for a
+      cluster with C(addons) or add-on proxies to remove, C(addons) - C(enabled), C(changed) and C(removed) add-on
+      names (their values are never returned; the diff shows chart, version and a hash of the values).
   returned: always
   type: dict
   sample:
@@ -200,6 +211,7 @@ failed_clusters:
 """
 
 from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
+from ansible_collections.scs.kaas.plugins.module_utils.addons import reconcile as addon_proxies
 from ansible_collections.scs.kaas.plugins.module_utils.capi import batch_options
 from ansible_collections.scs.kaas.plugins.module_utils.capi.workload import WorkloadClusters
 
@@ -217,11 +229,16 @@ class WorkloadClusterModule(KaasModule):
         var_name=dict(type="str", default="workload_cluster"),
         parallel=dict(type="int", default=8),
         partial=dict(type="bool", default=False),
+        addons_repository_url=dict(type="str", default=addon_proxies.DEFAULT_REPOSITORY_URL),
     )
     module_kwargs = dict(
         mutually_exclusive=[("cluster", "clusters")],
         required_one_of=[("cluster", "clusters")],
     )
+
+    def shown_params(self):
+        """The parameters with every add-on's values replaced: they may hold credentials (docs/addons.md)."""
+        return addon_proxies.redacted_params(self.params)
 
     def _entries(self):
         var_name = self.params["var_name"]
@@ -246,7 +263,7 @@ class WorkloadClusterModule(KaasModule):
             force_delete_protected=self.params["force_delete_protected"],
             force_conflicts=self.params["force_conflicts"],
             kubeconfig_dir=self.params["workload_kubeconfig_dir"], parallel=self.params["parallel"],
-            partial=self.params["partial"])
+            partial=self.params["partial"], addons_repository_url=self.params["addons_repository_url"])
         results = engine.run(self._entries(), self.params["state"])
         by_key = {}
         for index, res in enumerate(results):

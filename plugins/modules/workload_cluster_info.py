@@ -119,7 +119,7 @@ table:
 
 from ansible_collections.scs.kaas.plugins.module_utils.kube.module import KaasModule
 from ansible_collections.scs.kaas.plugins.module_utils.capi import topology
-from ansible_collections.scs.kaas.plugins.module_utils.capi.workload import machine_counts
+from ansible_collections.scs.kaas.plugins.module_utils.capi.machines import machine_counts
 
 
 class WorkloadClusterInfoModule(KaasModule):

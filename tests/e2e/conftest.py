@@ -38,6 +38,9 @@ Stable interface for every e2e test in this directory:
     The binaries with CAPO and ORC; a management cluster running them too, in a new state directory
     per test module (the session cluster is stopped meanwhile and started again).
 
+``addons_build`` (session) / ``addons_management_cluster`` (module)
+    The same with CAAPH (``optional_providers=[addons]``), for the add-on tests.
+
 ``openstack_box`` (session, started on first use)
     The official OpenStack services (``tests/openstack_box``, see docs/testing-openstack.md): Keystone,
     Placement, Glance, Neutron, Nova (3 fake compute hosts in availability zones az-1, az-2), Cinder
@@ -133,14 +136,13 @@ def openstack_build():
     return helpers.ensure_binaries(optional_providers=["openstack"])
 
 
-@pytest.fixture(scope="module")
-def openstack_management_cluster(tmp_path_factory, openstack_build, management_cluster):
-    """A management cluster that runs CAPO and ORC too, one per test module in a new state directory.
-    The session cluster is stopped for that time (CAPD's in-memory backend binds fixed ports) and
-    started again afterwards."""
+def _switched_management_cluster(tmp_path_factory, build, management_cluster, switch):
+    """A management cluster that runs the components of ``switch`` too, in a new state directory. The
+    session cluster is stopped for that time (CAPD's in-memory backend binds fixed ports) and started
+    again afterwards."""
     management_cluster.stop()
-    mc = helpers.ManagementCluster(str(tmp_path_factory.mktemp("embedded-openstack")), openstack_build,
-                                   optional_providers=["openstack"])
+    mc = helpers.ManagementCluster(str(tmp_path_factory.mktemp("embedded-%s" % switch)), build,
+                                   optional_providers=[switch])
     try:
         mc.start()
         yield mc
@@ -149,6 +151,24 @@ def openstack_management_cluster(tmp_path_factory, openstack_build, management_c
         left = mc.leftover_processes()
         management_cluster.start()
         assert not left, "processes left after stop: %r" % left
+
+
+@pytest.fixture(scope="module")
+def openstack_management_cluster(tmp_path_factory, openstack_build, management_cluster):
+    """A management cluster that runs CAPO and ORC too, one per test module."""
+    yield from _switched_management_cluster(tmp_path_factory, openstack_build, management_cluster, "openstack")
+
+
+@pytest.fixture(scope="session")
+def addons_build():
+    """The ``ensure_binaries`` result with CAAPH (``optional_providers=[addons]``)."""
+    return helpers.ensure_binaries(optional_providers=["addons"])
+
+
+@pytest.fixture(scope="module")
+def addons_management_cluster(tmp_path_factory, addons_build, management_cluster):
+    """A management cluster that runs CAAPH too, one per test module."""
+    yield from _switched_management_cluster(tmp_path_factory, addons_build, management_cluster, "addons")
 
 
 @pytest.fixture(scope="session")

@@ -193,7 +193,7 @@ def check_catalog(catalog):
 
 def _check_overrides(catalog, overrides, var, scope, problems):
     """Append the problems of one inventory variable (group or host ``addons``)."""
-    where = " (%s var)" % scope
+    where = " (%s var)" % scope if scope else ""
     if overrides is None:
         return
     if not isinstance(overrides, dict):
@@ -242,18 +242,19 @@ def _ordered_names(catalog, names):
     return sorted(names, key=lambda name: (catalog[name]["order"], name))
 
 
-def effective(catalog, group_addons, host_addons, group_var="addons", host_var="addons"):
+def effective(catalog, group_addons, host_addons, group_var="addons", host_var="addons", scopes=("group", "host")):
     """Every catalog add-on in install order -> ``{"enabled": bool, "values": dict}``.
 
     The catalog defaults, then the group variable, then the host variable: ``enabled`` replaces,
     ``values`` merge recursively (:func:`combine`). All input is checked first; the one
-    :class:`AddonSpecError` lists every problem.
+    :class:`AddonSpecError` lists every problem, naming the variable and, unless ``scopes`` is
+    ``(None, None)`` (one variable already combined from both), whether it is the group's or the host's.
     """
     problems = check_catalog(catalog)
     if problems:
         raise AddonSpecError(problems)
-    _check_overrides(catalog, group_addons, group_var, "group", problems)
-    _check_overrides(catalog, host_addons, host_var, "host", problems)
+    _check_overrides(catalog, group_addons, group_var, scopes[0], problems)
+    _check_overrides(catalog, host_addons, host_var, scopes[1], problems)
     if problems:
         raise AddonSpecError(problems)
     result = {}

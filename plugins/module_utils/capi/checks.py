@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.scs.kaas.plugins.module_utils.addons import catalog as _addon_catalog
+from ansible_collections.scs.kaas.plugins.module_utils.addons import proxies as _proxies
 from ansible_collections.scs.kaas.plugins.module_utils.capi import values
 from ansible_collections.scs.kaas.plugins.module_utils.providers import catalog
 
@@ -379,3 +381,16 @@ def host_list(errors, var, value, _context):
         except values.Invalid as exc:
             errors.add("%s[%d]" % (var, index), item, exc.problem, exc.valid)
     return list(value)
+
+
+def addons(errors, var, value, _context):
+    """The effective add-ons (``proxies.effective``) of a spec's ``addons``; None stays None (the
+    collection manages no add-on of the cluster). Problems name their variable, never a value."""
+    if value is None:
+        return None
+    try:
+        return _proxies.effective(_addon_catalog.CATALOG, None, value, host_var=var, scopes=(None, None))
+    except _proxies.AddonSpecError as exc:
+        for problem in exc.problems:
+            errors.raw(problem)
+        return None

@@ -15,6 +15,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.scs.kaas.plugins.module_utils.addons import proxies as addon_proxies
+
 API_VERSION = "cluster.x-k8s.io/v1beta2"
 KIND = "Cluster"
 GROUP = "cluster.x-k8s.io"
@@ -140,6 +142,9 @@ def build_cluster(spec):
     """The topology Cluster for a normalised spec (pure)."""
     labels = dict(spec.get("labels") or {})
     labels[MANAGED_BY_LABEL] = "scs.kaas"
+    if spec.get("addons") is not None:
+        # What the cluster's HelmChartProxies select it by (addons/proxies.py).
+        labels.update(addon_proxies.cluster_labels(spec["name"]))
     annotations = dict(spec.get("annotations") or {})
     if spec.get("protected"):
         annotations[PROTECTED_ANNOTATION] = "true"

@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.scs.kaas.plugins.module_utils import files
+from ansible_collections.scs.kaas.plugins.module_utils.addons import reconcile as addon_proxies
 from ansible_collections.scs.kaas.plugins.module_utils.capi import cloud_refs, field_paths, topology, validation
 from ansible_collections.scs.kaas.plugins.module_utils.kube import admission
 from ansible_collections.scs.kaas.plugins.module_utils.kube import apply as kube_apply
@@ -55,6 +56,7 @@ class ClusterResult(object):
         self.kubeconfig_path = None
         self.action = "none"
         self.warnings = []
+        self.addons = None
 
     def fail(self, msg, errors=None):
         self.failed = True
@@ -80,6 +82,8 @@ class ClusterResult(object):
             out["kubeconfig_path"] = self.kubeconfig_path
         if self.warnings:
             out["warnings"] = self.warnings
+        if self.addons is not None:
+            out["addons"] = dict((k, v) for k, v in self.addons.items() if k not in ("before", "after"))
         return out
 
 
@@ -88,7 +92,7 @@ class WorkloadClusters(object):
 
     def __init__(self, client, check_mode=False, diff=False, wait=True, wait_timeout=900,
                  force_delete_protected=False, kubeconfig_dir=None, parallel=8, partial=False,
-                 force_conflicts=False):
+                 force_conflicts=False, addons_repository_url=None):
         self.client = client
         self.check_mode = check_mode
         self.want_diff = diff
@@ -105,6 +109,8 @@ class WorkloadClusters(object):
         self._classes = {}
         self._namespaces = {}
         self._namespace_lock = threading.Lock()
+        self.addons = addon_proxies.ClusterAddons(client, addons_repository_url or addon_proxies.DEFAULT_REPOSITORY_URL,
+                                                  check_mode=check_mode, force_conflicts=force_conflicts)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -276,14 +282,21 @@ class WorkloadClusters(object):
         outcome, and ``_apply`` creates the namespace first (after the batch passed its checks).
         """
         desired = topology.build_cluster(spec)
-        if live is None and not self._namespace_exists(spec["namespace"]):
+        namespace_exists = live is not None or self._namespace_exists(spec["namespace"])
+        addon_plan, problems = self.addons.plan(spec, dry_run=namespace_exists)
+        if problems:
+            res.fail("%s.addons: %s; nothing written" % (res.var_name, "; ".join(problems)))
+            return None
+        res.warnings += addon_plan.warnings
+        if not namespace_exists:
             if self.check_mode:
                 res.changed, res.action = True, "create"
                 res.summary = topology.summarize(desired)
+                res.addons = self.addons.apply(addon_plan)
                 if self.want_diff:
-                    res.diff = {"before": {}, "after": desired}
+                    res.diff = {"before": {}, "after": self._with_addons(desired, res.addons["after"])}
                 return None
-            return desired, live, None
+            return desired, live, None, addon_plan
         try:
             outcome = kube_apply.reconcile(self.client, desired, live, check_mode=True,
                                            force_conflicts=self.force_conflicts)
@@ -300,21 +313,28 @@ class WorkloadClusters(object):
                          % (spec["namespace"], spec["name"], explained))
                 return None
             raise
-        return desired, live, outcome
+        return desired, live, outcome, addon_plan
+
+    @staticmethod
+    def _with_addons(view, addons):
+        """A diff view with the add-ons' summaries (no values) when there are any."""
+        return dict(view, addons=addons) if addons else view
 
     def _apply(self, res, spec, plan):
         """Apply if needed; return the object to wait for, or None when done (or failed)."""
-        desired, live, outcome = plan
+        desired, live, outcome, addon_plan = plan
         if outcome is None:
             self._create_namespace(spec["namespace"])
             outcome = kube_apply.reconcile(self.client, desired, live, force_conflicts=self.force_conflicts)
         elif outcome["changed"] and not self.check_mode:
             outcome = kube_apply.reconcile(self.client, desired, live, force_conflicts=self.force_conflicts)
-        res.changed = outcome["changed"]
+        res.addons = self.addons.apply(addon_plan)
+        res.changed = outcome["changed"] or bool(res.addons["changed"] or res.addons["removed"])
         res.stale_fields = outcome["stale_fields"]
         res.action = ("create" if live is None else "update") if res.changed else "none"
         if self.want_diff:
-            res.diff = {"before": outcome["before"] if live is not None else {}, "after": outcome["after"]}
+            res.diff = {"before": self._with_addons(outcome["before"] if live is not None else {}, res.addons["before"]),
+                        "after": self._with_addons(outcome["after"], res.addons["after"])}
         obj = outcome["object"]
         res.summary = topology.summarize(obj or desired)
         if self.check_mode or obj is None:
@@ -377,6 +397,7 @@ class WorkloadClusters(object):
         name, namespace = spec["name"], spec["namespace"]
         if live is None:
             res.summary = None
+            self._remove_addons(res, spec)
             return
         if topology.is_protected(live) and not self.force:
             res.summary = topology.summarize(live)
@@ -392,6 +413,7 @@ class WorkloadClusters(object):
         if self.check_mode:
             self.client.delete(self.clusters, name, namespace, dry_run=True)
             res.summary = topology.summarize(live)
+            self._remove_addons(res, spec)
             return
         self.client.delete(self.clusters, name, namespace)
         if not self.wait:
@@ -435,6 +457,16 @@ class WorkloadClusters(object):
             res.blockers = left
             res.fail("cluster %s/%s is gone but owned objects remain after %ss: %s"
                      % (namespace, name, self.wait_timeout, ", ".join(left)))
+            return
+        self._remove_addons(res, spec)
+
+    def _remove_addons(self, res, spec):
+        """Delete the cluster's HelmChartProxies once its Cluster is gone: removing them first would make
+        CAAPH uninstall the cloud controller and CSI while the cluster still has load balancers and volumes."""
+        removed = self.addons.remove(spec["namespace"], spec["name"])
+        if removed:
+            res.addons = {"enabled": [], "changed": [], "removed": removed}
+            res.changed = True
 
     def _deletion_blockers(self, cluster, name, namespace):
         out = []
@@ -470,24 +502,3 @@ def _same_private_file(path, content):
             return handle.read() == content and (os.stat(path).st_mode & 0o777) == 0o600
     except (IOError, OSError):
         return False
-
-
-def machine_counts(client, namespace=None):
-    """{(namespace, cluster): {'total': n, 'phases': {...}, 'versions': {...}}} from one LIST of Machines."""
-    res = client.resource("cluster.x-k8s.io/v1beta2", "Machine")
-    counts = {}
-    for item in client.list(res, namespace).get("items", []):
-        meta = item.get("metadata") or {}
-        key = (meta.get("namespace"), ((item.get("spec") or {}).get("clusterName")
-                                       or (meta.get("labels") or {}).get(topology.CLUSTER_NAME_LABEL)))
-        entry = counts.setdefault(key, {"total": 0, "control_plane": 0, "workers": 0, "phases": {}, "versions": {}})
-        entry["total"] += 1
-        if "cluster.x-k8s.io/control-plane" in (meta.get("labels") or {}):
-            entry["control_plane"] += 1
-        else:
-            entry["workers"] += 1
-        phase = (item.get("status") or {}).get("phase") or "Unknown"
-        entry["phases"][phase] = entry["phases"].get(phase, 0) + 1
-        version = (item.get("spec") or {}).get("version") or "unknown"
-        entry["versions"][version] = entry["versions"].get(version, 0) + 1
-    return counts

@@ -77,6 +77,8 @@ def embedded_providers(components=None):
             "prefix": entry["name_prefix"], "namespace": entry["namespace"],
             "manager": manager, "provider_name": entry["name"], "type": entry["type"],
         })
+        if entry.get("upstream_label"):
+            out[-1]["upstream_label"] = entry["upstream_label"]
     return tuple(out)
 
 
@@ -184,11 +186,14 @@ def provider_defaults(provider, pdir):
         "prefix": kust.get("namePrefix"),
         "label": labels.get(PROVIDER_LABEL),
     }
+    # clusterctl replaces the kustomization's provider label with its own (CAAPH's says "helm", its
+    # clusterctl label is "addon-helm"); the catalog's ``upstream_label`` names such a label.
+    expected = dict(provider, label=provider.get("upstream_label") or provider["label"])
     for key, value in found.items():
-        if value != provider[key]:
+        if value != expected[key]:
             raise ManifestError(
                 "%s: %s is %r, expected %r for provider %s"
-                % (path, key, value, provider[key], provider["key"])
+                % (path, key, value, expected[key], provider["key"])
             )
     return found
 

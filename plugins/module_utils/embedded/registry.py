@@ -99,15 +99,17 @@ class WrapperModule(object):
 class Component(Binary):
     """One process of the embedded cluster (see the module docstring)."""
 
-    __slots__ = ("ports", "fixed_ports", "argv", "env", "probes", "webhook_port", "provider", "requires", "timeout",
-                 "switch")
+    __slots__ = ("ports", "fixed_ports", "argv", "env", "state_env", "probes", "webhook_port", "provider", "requires",
+                 "timeout", "switch")
 
     def __init__(self, name, wrapper, package, pin, ports, argv, probes, requires, timeout,
-                 env=None, fixed_ports=(), webhook_port=None, provider=None, switch=None):
+                 env=None, fixed_ports=(), webhook_port=None, provider=None, switch=None, state_env=()):
         super(Component, self).__init__(name, wrapper, package, pin)
         self.ports = tuple(ports)  # (purpose, key in ``ports``, default)
         self.fixed_ports = tuple(fixed_ports)  # (purpose, port) set in upstream code
         self.argv, self.env, self.probes = argv, dict(env or {}), tuple(probes)
+        # (variable, path relative to the state directory): files a process writes stay in it.
+        self.state_env = tuple(state_env)
         self.webhook_port, self.provider = webhook_port, provider
         self.requires, self.timeout = tuple(requires), timeout
         self.switch = switch  # None: always on; else a key of SWITCHES
@@ -196,7 +198,7 @@ def _manager_argv(prefix, feature_gates=FEATURE_GATES):
 
 
 def _manager(name, prefix, package, provider, first_port, env=None, fixed_ports=(), wrapper="cluster-api",
-             pin=_pins.CLUSTER_API_VERSION, feature_gates=FEATURE_GATES, switch=None):
+             pin=_pins.CLUSTER_API_VERSION, feature_gates=FEATURE_GATES, switch=None, state_env=()):
     """Record of a manager with CAPI's flags: webhook, health and diagnostics ports, readyz +
     webhook TLS probes."""
     return Component(
@@ -208,7 +210,7 @@ def _manager(name, prefix, package, provider, first_port, env=None, fixed_ports=
         probes=[Probe("http", "%s_health" % prefix, "/readyz"),
                 Probe("tls", "%s_webhook" % prefix, ca="webhook_ca_crt")],
         requires=("kube-apiserver", OBJECTS), timeout=180, env=env, fixed_ports=fixed_ports,
-        webhook_port="%s_webhook" % prefix, provider=provider, switch=switch)
+        webhook_port="%s_webhook" % prefix, provider=provider, switch=switch, state_env=state_env)
 
 
 def _orc_argv(binary, lay):
@@ -222,7 +224,13 @@ def _orc_argv(binary, lay):
 # what it turns on, for messages and docs.
 SWITCHES = {
     "openstack": "the Cluster API provider OpenStack (CAPO) and the OpenStack Resource Controller (ORC)",
+    "addons": "the Cluster API add-on provider Helm (CAAPH), which installs the workload clusters' add-ons",
 }
+
+# Helm's cache, configuration and data directories of CAAPH (charts it downloads, repository
+# indexes): in the state directory, not in the home directory of whoever started the cluster.
+HELM_STATE_ENV = (("HELM_CACHE_HOME", "helm/cache"), ("HELM_CONFIG_HOME", "helm/config"),
+                  ("HELM_DATA_HOME", "helm/data"))
 
 
 # Start order; defaults stay clear of k3s/kubeadm (6443, 2379/2380, 10250-10259),
@@ -258,6 +266,10 @@ REGISTRY = (
               _pins.ORC_VERSION, ports=[("health", "orc_health", 16516)], argv=_orc_argv,
               probes=[Probe("http", "orc_health", "/readyz")], requires=("kube-apiserver", OBJECTS),
               timeout=180, provider="orc", switch="openstack"),
+    # CAAPH takes cluster-api's manager flags and has no feature gates of its own.
+    _manager("caaph-manager", "caaph", "sigs.k8s.io/cluster-api-addon-provider-helm", "addon-helm", 16507,
+             wrapper="caaph", pin=_pins.CAAPH_VERSION, feature_gates=None, switch="addons",
+             state_env=HELM_STATE_ENV),
 )
 
 # Built with the components, never run as one: the runtime writes the clusterctl inventory for
@@ -277,6 +289,10 @@ WRAPPER_MODULES = {
     # CAPO's version package (version/version.go) has cluster-api's variable names.
     "capo": WrapperModule("sigs.k8s.io/cluster-api-provider-openstack", ("sigs.k8s.io/cluster-api-provider-openstack/version",),
                           edits=("sigs.k8s.io/controller-runtime",)),
+    # CAAPH's version package has cluster-api's variable names too.
+    "caaph": WrapperModule("sigs.k8s.io/cluster-api-addon-provider-helm",
+                           ("sigs.k8s.io/cluster-api-addon-provider-helm/version",),
+                           edits=("sigs.k8s.io/controller-runtime",)),
 }
 
 # Catalog providers whose CRDs the embedded cluster installs although their controller does not
@@ -371,7 +387,9 @@ def validate_docker_host(value, var_name="docker_host"):
     return value
 
 
-def environment(name, kubeconfig):
+def environment(name, kubeconfig, state_dir=None):
+    """The environment of component ``name``: a minimal one, its ``env`` and, with ``state_dir``, its
+    ``state_env`` paths."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),
@@ -380,6 +398,8 @@ def environment(name, kubeconfig):
         "no_proxy": "127.0.0.1,localhost,::1",
     }
     env.update(BY_NAME[name].env)
+    if state_dir:
+        env.update((variable, os.path.join(state_dir, relative)) for variable, relative in BY_NAME[name].state_env)
     return env
 
 

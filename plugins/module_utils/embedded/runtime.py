@@ -186,7 +186,7 @@ class EmbeddedCluster(object):
 
     def _start_process(self, name):
         docker_host = self._docker_host_of(name)
-        env = _registry.environment(name, self.paths["kubeconfig"])
+        env = _registry.environment(name, self.paths["kubeconfig"], self.state_dir)
         if docker_host:
             env["DOCKER_HOST"] = docker_host
         try:

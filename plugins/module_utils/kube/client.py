@@ -72,6 +72,8 @@ KNOWN_RESOURCES = {
     ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): ("v1", "mutatingwebhookconfigurations", False),
     ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): ("v1", "validatingwebhookconfigurations", False),
     ("clusterctl.cluster.x-k8s.io", "Provider"): ("v1alpha3", "providers", True),
+    ("addons.cluster.x-k8s.io", "HelmChartProxy"): ("v1alpha1", "helmchartproxies", True),
+    ("addons.cluster.x-k8s.io", "HelmReleaseProxy"): ("v1alpha1", "helmreleaseproxies", True),
 }
 # Accept header of a metadata-only LIST (names, labels, generation: no multi-MB CRD bodies).
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"

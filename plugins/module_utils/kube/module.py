@@ -43,6 +43,7 @@ class KaasModule(object):
         self.params = self.module.params
         self.runner = module_runner(self.module)
         self._client = None
+        self._redact_invocation()
         for available, name, error in self.required_libraries:
             if not available:
                 self.module.fail_json(msg=missing_required_lib(name), exception=to_native(error))
@@ -58,6 +59,25 @@ class KaasModule(object):
             except Exception as exc:  # config errors: missing file, unknown context
                 self.module.fail_json(msg="cannot load the management cluster kubeconfig: %s" % to_native(exc))
         return self._client
+
+    def shown_params(self):
+        """The parameters the result's ``invocation`` shows (-vvv); None: all of them, as Ansible does.
+        A module whose options carry configuration that must not be echoed returns a redacted copy."""
+        return None
+
+    def _redact_invocation(self):
+        shown = self.shown_params()
+        if shown is None:
+            return
+        for name in ("exit_json", "fail_json"):
+            setattr(self.module, name, self._with_invocation(getattr(self.module, name), shown))
+
+    @staticmethod
+    def _with_invocation(report, shown):
+        def with_invocation(*args, **kwargs):
+            kwargs.setdefault("invocation", {"module_args": shown})
+            return report(*args, **kwargs)
+        return with_invocation
 
     def run(self):
         raise NotImplementedError

@@ -151,6 +151,8 @@ CATALOG = {
         "pull_policy": "IfNotPresent",
         "name_prefix": "caaph-",
         "module_dir": "cluster-api-addon-provider-helm",
+        # config/default labels the objects cluster.x-k8s.io/provider=helm; clusterctl relabels them.
+        "upstream_label": "helm",
         "repository": True,
     },
     # The development provider: its controller (with the in-memory backend) runs in the embedded

@@ -381,7 +381,8 @@ def test_missing_wrapper_module_is_named(tmp_path):
 def test_component_names_are_the_interface():
     assert set(build.COMPONENT_NAMES) == {
         "kube-apiserver", "kube-controller-manager", "etcd", "capi-manager", "kubeadm-bootstrap-manager",
-        "kubeadm-control-plane-manager", "capd-manager", "capo-manager", "orc-manager", "clusterctl", "kubectl"}
+        "kubeadm-control-plane-manager", "capd-manager", "capo-manager", "orc-manager", "caaph-manager",
+        "clusterctl", "kubectl"}
     assert set(build.COMPONENTS) == set(build.COMPONENT_NAMES)
     assert set(build.MODULE_DIRS) == {"cluster-api", "cluster-api-test", "cluster-api-provider-openstack"}
 
@@ -397,7 +398,7 @@ def test_a_build_without_a_component_list_makes_what_runs_by_default():
 
 
 def test_an_unknown_optional_provider_is_refused_before_anything_runs(tmp_path):
-    with pytest.raises(EmbeddedError, match="unknown item 'aws'; valid items: openstack"):
+    with pytest.raises(EmbeddedError, match="unknown item 'aws'; valid items: addons, openstack"):
         build.ensure_binaries(str(tmp_path), local_command.runner(), cache_dir=str(tmp_path / "cache"), switches=["aws"])
     assert not os.path.exists(str(tmp_path / "cache"))
 

@@ -21,27 +21,10 @@ TOOLCHAIN = {"GOVERSION": "go1.26.8", "GOOS": "linux", "GOARCH": "amd64", "CGO_E
 CAAPH = "sigs.k8s.io/cluster-api-addon-provider-helm"
 
 
-def _manager_record(name, wrapper, package, provider, port):
-    """A controller record as the next issues add them: one manager serving a catalog key."""
-    return registry.Component(
-        name, wrapper, package, pins.CLUSTER_API_VERSION, ports=[("webhook", "%s_webhook" % wrapper, port)],
-        argv=lambda binary, lay: [binary], probes=[registry.Probe("tls", "%s_webhook" % wrapper, ca="webhook_ca_crt")],
-        requires=("kube-apiserver", registry.OBJECTS), timeout=60, webhook_port="%s_webhook" % wrapper,
-        provider=provider)
-
-
-def _caaph_record():
-    return _manager_record("caaph-manager", "caaph", CAAPH, "addon-helm", 16505)
-
-
 def _source_dir(tmp_path):
-    """The committed wrapper modules plus the new record's wrapper module (go.mod only)."""
+    """A copy of the committed wrapper modules."""
     source = tmp_path / "embedded"
     shutil.copytree(GO_DIR, str(source / "go"))
-    os.makedirs(str(source / "go" / "caaph"))
-    with open(str(source / "go" / "caaph" / "go.mod"), "w") as handle:
-        handle.write("module example.invalid/caaph\n\ngo 1.26\n\ntool %s\n\nrequire %s %s\n"
-                     % (CAAPH, CAAPH, pins.CLUSTER_API_VERSION))
     return str(source)
 
 
@@ -60,16 +43,17 @@ def _module_infos(tmp_path, requested):
     return download
 
 
-def test_a_new_registry_record_is_planned_without_other_edits(tmp_path, monkeypatch):
-    before = build.binaries()
-    monkeypatch.setattr(registry, "REGISTRY", registry.REGISTRY + (_caaph_record(),))
+def test_a_registry_record_is_planned_without_other_edits(tmp_path, monkeypatch):
+    caaph = registry.BY_NAME["caaph-manager"]
+    assert caaph.switch == "addons" and caaph.pin == pins.CAAPH_VERSION
     # Components first (start order), the tools last.
-    assert list(build.binaries()) == list(before)[:-2] + ["caaph-manager", "clusterctl", "kubectl"]
-    assert build.wrappers()["caaph"] == {"version": pins.CLUSTER_API_VERSION, "stamp_module": None,
-                                         "stamp_packages": (), "edits": (), "stamp_vars": (), "env": {},
-                                         "tags": (), "extldflags": None, "static_libraries": ()}
-    # Its provider's module directory comes with it, named by the catalog.
-    assert registry.module_dirs()[catalog.CATALOG["addon-helm"]["module_dir"]] == ("caaph", CAAPH)
+    assert list(build.binaries())[-3:] == ["caaph-manager", "clusterctl", "kubectl"]
+    assert build.wrappers()["caaph"]["stamp_module"] == CAAPH
+    assert build.wrappers()["caaph"]["edits"] == ("sigs.k8s.io/controller-runtime",)
+    # Its provider's module directory comes with it, named by the catalog, when it is switched on.
+    switched_on = registry.components(["addons"])
+    assert registry.module_dirs(switched_on)[catalog.CATALOG["addon-helm"]["module_dir"]] == ("caaph", CAAPH)
+    assert "cluster-api-addon-provider-helm" not in registry.module_dirs()
 
     requested = {}
     monkeypatch.setattr(build, "download_modules", _module_infos(tmp_path, requested))
@@ -79,25 +63,29 @@ def test_a_new_registry_record_is_planned_without_other_edits(tmp_path, monkeypa
     step = plan["caaph-manager"]
     assert step["package"] == CAAPH and step["wrapper"] == "caaph"
     assert os.path.dirname(step["dir"]) == os.path.join(cache, "embedded", "caaph-manager")
-    assert os.path.basename(step["dir"]).startswith(pins.CLUSTER_API_VERSION + "-")
+    assert os.path.basename(step["dir"]).startswith(pins.CAAPH_VERSION + "-")
     assert step["binary"] == os.path.join(step["dir"], "caaph-manager")
-    assert requested["caaph"] == [CAAPH]
+    assert CAAPH in requested["caaph"]
     assert module_dirs["cluster-api-addon-provider-helm"].endswith("%s@v0.0.0" % CAAPH)
-    # The other binaries' plans (and cache keys) do not move with the new record.
-    monkeypatch.setattr(registry, "REGISTRY", registry.REGISTRY[:-1])
+    # The other binaries' plans (and cache keys) do not move with the record.
+    without = tuple(c for c in registry.REGISTRY if c.name != "caaph-manager")
+    monkeypatch.setattr(registry, "REGISTRY", without)
     again, _dirs, _infos = build._plan(None, "go", _source_dir(tmp_path / "again"), cache, list(build.binaries()),
                                        TOOLCHAIN, {}, lambda msg: None, {})
-    assert sorted(again) == sorted(before)
+    assert sorted(again) == sorted(n for n in plan if n != "caaph-manager")
     assert dict((n, again[n]["ldflags"]) for n in again) == dict((n, plan[n]["ldflags"]) for n in again)
 
 
-def test_a_new_manager_serves_its_catalog_provider_in_the_embedded_cluster(monkeypatch):
-    monkeypatch.setattr(registry, "REGISTRY", registry.REGISTRY + (_caaph_record(),))
-    helm = [p for p in manifests.embedded_providers() if p["key"] == "addon-helm"]
+def test_the_addons_switch_makes_caaph_serve_its_catalog_provider_in_the_embedded_cluster():
+    switched_on = registry.components(["addons"])
+    assert "caaph-manager" in switched_on and "caaph-manager" not in registry.components()
+    helm = [p for p in manifests.embedded_providers(switched_on) if p["key"] == "addon-helm"]
     assert helm == [{"key": "addon-helm", "module": "cluster-api-addon-provider-helm", "source": ".",
                      "label": "addon-helm", "prefix": "caaph-", "namespace": "caaph-system",
-                     "manager": "caaph-manager", "provider_name": "helm", "type": catalog.ADDON}]
-    assert "caaph-system" in [n["metadata"]["name"] for n in manifests.namespaces()]
+                     "manager": "caaph-manager", "provider_name": "helm", "type": catalog.ADDON,
+                     "upstream_label": "helm"}]
+    assert "caaph-system" in [n["metadata"]["name"] for n in manifests.namespaces(switched_on)]
+    assert not [p for p in manifests.embedded_providers() if p["key"] == "addon-helm"]
 
 
 def test_a_record_for_a_crd_only_provider_takes_over_its_entry_when_switched_on():

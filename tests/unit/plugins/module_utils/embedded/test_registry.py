@@ -52,6 +52,7 @@ def test_default_ports_keep_their_inventory_keys_and_numbers():
         "controlplane_webhook": 16503, "controlplane_health": 16513, "controlplane_diagnostics": 16523,
         "capd_webhook": 16504, "capd_health": 16514, "capd_diagnostics": 16524,
         "capo_webhook": 16505, "capo_health": 16515, "capo_diagnostics": 16525, "orc_health": 16516,
+        "caaph_webhook": 16507, "caaph_health": 16517, "caaph_diagnostics": 16527,
     }
 
 
@@ -89,15 +90,16 @@ def test_component_ports_and_webhook_ports():
 
 def test_start_levels_follow_requirements():
     levels = registry.start_levels()
-    default_managers = [m for m in registry.MANAGERS if m not in ("capo-manager", "orc-manager")]
+    default_managers = [m for m in registry.MANAGERS if m not in ("capo-manager", "orc-manager", "caaph-manager")]
     assert levels == [["etcd", "kube-apiserver"], ["kube-controller-manager", registry.OBJECTS], default_managers]
     # Switched on, CAPO and ORC start with the other managers, after the objects are in place.
     assert registry.start_levels(registry.components(["openstack"])) == levels[:2] + [
         default_managers + ["capo-manager", "orc-manager"]]
+    assert registry.start_levels(registry.components(["addons"])) == levels[:2] + [default_managers + ["caaph-manager"]]
 
 
 @pytest.mark.parametrize("value,message", [
-    (["aws"], "optional_providers: unknown item 'aws'; valid items: openstack"),
+    (["aws"], "optional_providers: unknown item 'aws'; valid items: addons, openstack"),
     ("openstack", "optional_providers: 'openstack' is not a list"),
 ])
 def test_unknown_optional_providers_are_refused_naming_the_valid_ones(value, message):
