@@ -72,10 +72,6 @@ class Plan(object):
     def __init__(self, apply, delete, warnings=()):
         self.apply, self.delete, self.warnings = apply, delete, list(warnings)
 
-    @property
-    def changed(self):
-        return bool(self.delete) or any(outcome["changed"] for _desired, _live, outcome in self.apply)
-
 
 class ClusterAddons(object):
     """The proxies of the clusters one ``WorkloadClusters`` run covers."""

@@ -50,13 +50,23 @@ def _directory(value):
     return value
 
 
-CHECKS = {"positive": _positive, "directory": _directory}
+def _chart_repository(value):
+    """A Helm repository URL CAAPH can fetch from: http(s) or oci, with a host."""
+    scheme, _sep, rest = value.partition("://") if isinstance(value, str) else ("", "", "")
+    if scheme not in ("http", "https", "oci") or not rest.split("/", 1)[0] or any(c.isspace() for c in value):
+        raise values.Invalid("is not a chart repository URL",
+                             "use http://host:port, https://host[/path] or oci://registry/path")
+    return value
+
+
+CHECKS = {"positive": _positive, "directory": _directory, "chart_repository": _chart_repository}
 
 # module option -> (check, role variable)
 RULES = {
     "wait_timeout": ("positive", "workload_cluster_wait_timeout"),
     "parallel": ("positive", "workload_cluster_parallel"),
     "workload_kubeconfig_dir": ("directory", "workload_cluster_kubeconfig_dir"),
+    "addons_repository_url": ("chart_repository", "workload_cluster_addons_repository_url"),
 }
 
 

@@ -263,7 +263,7 @@ def test_server_field_paths_map_to_the_inventory_variables():
 def test_every_int_and_path_option_of_the_module_has_a_rule():
     argument_spec = workload_cluster.WorkloadClusterModule.argument_spec
     checked = set(name for name, entry in argument_spec.items() if entry["type"] in ("int", "path"))
-    assert checked == set(batch_options.RULES)
+    assert checked | {"addons_repository_url"} == set(batch_options.RULES)
 
 
 @pytest.mark.parametrize("option", sorted(batch_options.RULES))
@@ -274,12 +274,15 @@ def test_every_module_option_rule_refuses_bad_values(option, tmp_path):
     shared.mkdir()
     shared.chmod(0o1777)  # like /tmp: a kubeconfig there could be read or swapped by anyone
     bad = {"positive": [0, -5],
-           "directory": [str(a_file), str(a_file / "below"), str(shared)]}[batch_options.RULES[option][0]]
+           "directory": [str(a_file), str(a_file / "below"), str(shared)],
+           "chart_repository": ["127.0.0.1:8879", "ftp://host/charts", "http://", "http://host /x"],
+           }[batch_options.RULES[option][0]]
     for value in bad:
         errors = batch_options.check({option: value})
         assert len(errors) == 1 and errors[0].startswith("%s: %r " % (option, value)), errors
         assert "role variable %s" % batch_options.RULES[option][1] in errors[0]
-    good = {"positive": 1, "directory": str(tmp_path / "new" / "dir")}[batch_options.RULES[option][0]]
+    good = {"positive": 1, "directory": str(tmp_path / "new" / "dir"),
+            "chart_repository": "http://127.0.0.1:8879"}[batch_options.RULES[option][0]]
     assert batch_options.check({option: good}) == []
     assert not os.path.exists(str(tmp_path / "new"))  # checking writes nothing
 
