@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib
 import io
 import json
 import posixpath
@@ -22,7 +23,6 @@ import tarfile
 import threading
 
 from ansible.module_utils.six.moves.urllib.parse import urljoin
-from ansible.module_utils.urls import open_url
 
 from ansible_collections.scs.kaas.plugins.module_utils.addons import proxies as _proxies
 
@@ -32,14 +32,17 @@ try:
 except ImportError:  # pragma: no cover - PyYAML is a requirement of the collection
     HAS_YAML = False
 
-try:
-    import jsonschema
-    HAS_JSONSCHEMA = True
-except ImportError:
-    HAS_JSONSCHEMA = False
-
 FETCH_TIMEOUT = 30
 MAX_PROBLEMS = 10
+
+
+def _import(name):
+    """``name`` imported when first needed, or None: jsonschema takes about 2 s to import and
+    ansible.module_utils.urls 0.2 s, which a run that checks no values (a no-op run) must not pay."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
 
 
 class SchemaUnavailable(Exception):
@@ -47,8 +50,9 @@ class SchemaUnavailable(Exception):
 
 
 def _fetch(url):
+    urls = _import("ansible.module_utils.urls")
     try:
-        response = open_url(url, timeout=FETCH_TIMEOUT, follow_redirects="safe")
+        response = urls.open_url(url, timeout=FETCH_TIMEOUT, follow_redirects="safe")
         return response.read()
     except Exception as exc:  # urllib, socket and HTTP errors alike: reported as one reason
         raise SchemaUnavailable("cannot fetch %s: %s" % (url, exc))
@@ -94,7 +98,8 @@ def problems(values, chart_values, schema, var):
     """The ways ``values`` coalesced onto ``chart_values`` break ``schema``: at most ``MAX_PROBLEMS``
     messages ``<var><path>: does not match the chart's values schema (<keyword> <schema value>)``."""
     merged = _proxies.combine(chart_values, values)
-    validator = jsonschema.validators.validator_for(schema)(schema)
+    validators = _import("jsonschema.validators")
+    validator = validators.validator_for(schema)(schema)
     out = []
     for error in sorted(validator.iter_errors(merged), key=lambda e: [str(p) for p in e.absolute_path]):
         expected = error.validator_value if error.validator in ("type", "enum", "required", "minimum", "maximum",
@@ -130,7 +135,7 @@ class ValuesSchemas(object):
 
     def check(self, chart, version, values, var):
         """``(problems, warning)``: the schema's problems with ``values``, or a warning why they are unchecked."""
-        if not HAS_JSONSCHEMA:
+        if _import("jsonschema") is None:
             return [], "%s: values not checked against the chart's schema: the python 'jsonschema' package is " \
                        "missing" % var
         try:
