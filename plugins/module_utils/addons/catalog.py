@@ -164,6 +164,8 @@ def module_h1(name):
     return artifacts.GO_MODULES[key]["h1"]
 
 
-def install_order():
-    """Add-on names, lowest ``order`` first (the order proxies are created in)."""
-    return sorted(CATALOG, key=lambda name: (CATALOG[name]["order"], name))
+def install_order(entries=None):
+    """Add-on names of ``entries`` (default :data:`CATALOG`), lowest ``order`` first (the order proxies
+    are created in)."""
+    entries = CATALOG if entries is None else entries
+    return sorted(entries, key=lambda name: (entries[name]["order"], name))

@@ -44,16 +44,11 @@ class ChartRepositoryError(KaasError):
     """The chart repository cannot be built, started or stopped."""
 
 
-def _install_order(entries):
-    # catalog.install_order() for a given mapping (the catalog, or a test's).
-    return sorted(entries, key=lambda name: (entries[name]["order"], name))
-
-
 def check_names(names, entries=None):
     """The add-ons to package, in install order: all of ``entries`` (the catalog) when ``names`` is
     None; ChartRepositoryError naming the option ``addons`` for an unknown or missing name."""
     entries = catalog_module.CATALOG if entries is None else entries
-    order = _install_order(entries)
+    order = catalog_module.install_order(entries)
     if names is None:
         return order
     if not names:
@@ -241,41 +236,5 @@ class ChartRepositoryServer(object):
         return {"changed": True}
 
     def stop(self, timeout=30):
-        """Stop the process of the pid record (only that one) and wait until none of its threads holds
-        the listening socket any more; True when it was running."""
-        record = self.running()
-        if not self.supervisor.stop(SERVER, timeout):
-            return False
-        try:
-            poll_until(lambda: threads_exited(record["pid"], record["starttime"]), timeout,
-                       "every thread of pid %d to exit" % record["pid"], 0.01, 0.2)
-        except PollTimeout as exc:
-            raise ChartRepositoryError(str(exc))
-        return True
-
-
-def threads_exited(pid, starttime):
-    """Whether every thread of the process ``pid`` that started at ``starttime`` has exited.
-
-    The main thread of a threaded process shows as a zombie as soon as it exits, while its other
-    threads (http.server's request threads) may still hold the open files, the listening socket
-    among them, for a moment: a connection then still succeeds, and a new server cannot bind.
-    """
-    task_dir = "/proc/%d/task" % pid
-    try:
-        tasks = os.listdir(task_dir)
-    except OSError:
-        return True
-    states = {}
-    for task in tasks:
-        try:
-            with open(os.path.join(task_dir, task, "stat"), "r") as handle:
-                stat = handle.read()
-        except (IOError, OSError):
-            continue  # exited and released meanwhile
-        fields = stat[stat.rfind(")") + 2:].split()
-        states[int(task)] = (fields[0], int(fields[19]))
-    leader = states.get(pid)
-    if leader is not None and leader[1] != starttime:
-        return True  # the pid belongs to another process now
-    return all(state in ("Z", "X") for state, _start in states.values())
+        """Stop the process of the pid record (only that one); True when it was running."""
+        return self.supervisor.stop(SERVER, timeout)

@@ -44,6 +44,33 @@ def proc_starttime(pid):
     return int(rest[19])
 
 
+def threads_exited(pid, starttime):
+    """Whether every thread of the process ``pid`` that started at ``starttime`` has exited.
+
+    The main thread of a threaded process shows as a zombie as soon as it exits, while its other
+    threads (http.server's request threads) may still hold the open files, the listening socket
+    among them, for a moment: a connection then still succeeds, and a new server cannot bind.
+    """
+    task_dir = "/proc/%d/task" % pid
+    try:
+        tasks = os.listdir(task_dir)
+    except OSError:
+        return True
+    states = {}
+    for task in tasks:
+        try:
+            with open(os.path.join(task_dir, task, "stat"), "r") as handle:
+                stat = handle.read()
+        except (IOError, OSError):
+            continue  # exited and released meanwhile
+        fields = stat[stat.rfind(")") + 2:].split()
+        states[int(task)] = (fields[0], int(fields[19]))
+    leader = states.get(pid)
+    if leader is not None and leader[1] != starttime:
+        return True  # the pid belongs to another process now
+    return all(state in ("Z", "X") for state, _start in states.values())
+
+
 def proc_cmdline(pid):
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as handle:
@@ -261,7 +288,9 @@ class Supervisor(object):
 
         def exited():
             _reap(pid)
-            return proc_starttime(pid) != starttime
+            # Not only the main thread: until the others exit they hold the process's files, its
+            # listening sockets among them (a new start could not bind, a client still connects).
+            return proc_starttime(pid) != starttime and threads_exited(pid, starttime)
         try:
             poll_until(exited, timeout, "pid %d to exit" % pid, 0.05, 0.2)
             return True

@@ -297,7 +297,7 @@ def test_a_server_that_cannot_listen_fails_with_its_log(tmp_path):
 
 def test_a_process_counts_as_exited_only_when_all_its_threads_have():
     me = os.getpid()
-    assert repository.threads_exited(me, process.proc_starttime(me)) is False
+    assert process.threads_exited(me, process.proc_starttime(me)) is False
     # The pid of another process (another start time), or no process at all.
-    assert repository.threads_exited(me, process.proc_starttime(me) + 1) is True
-    assert repository.threads_exited(2 ** 22 + 1, 1) is True
+    assert process.threads_exited(me, process.proc_starttime(me) + 1) is True
+    assert process.threads_exited(2 ** 22 + 1, 1) is True
