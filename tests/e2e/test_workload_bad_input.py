@@ -144,7 +144,7 @@ def test_every_module_and_role_option_is_checked_before_any_write(lab):
     with open(a_file, "w") as handle:
         handle.write("x")
     # the rules of the module options, each through the role variable that fills it
-    bad = {"positive": 0, "directory": a_file}
+    bad = {"positive": 0, "directory": a_file, "chart_repository": "ftp://127.0.0.1/charts"}
     cases = {role_var: (bad[check], [role_var, option])
              for option, (check, role_var) in batch_options.RULES.items()}
     # the types of the role's own options (validate_argument_spec)
