@@ -18,23 +18,20 @@ __metaclass__ = type
 
 import atexit
 import hashlib
+import importlib.util
 import os
 import re
+import sys
 import tempfile
 
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 from ansible_collections.scs.kaas.plugins.module_utils.openstack import retry
 
-OPENSTACKSDK_IMP_ERR = None
-try:
-    import openstack
-    from openstack import exceptions as os_exceptions
-    HAS_OPENSTACKSDK = True
-except ImportError:  # pragma: no cover - openstacksdk is a runtime requirement
-    import traceback
-    OPENSTACKSDK_IMP_ERR = traceback.format_exc()
-    HAS_OPENSTACKSDK = False
-    openstack = os_exceptions = None
+# openstacksdk is imported when a module connects (connect), not with this file: the import costs
+# about 1 s, which a batch of clusters without an OpenStack one (and every module that only reads
+# the management cluster) must not pay.
+HAS_OPENSTACKSDK = importlib.util.find_spec("openstack") is not None
+OPENSTACKSDK_IMP_ERR = None if HAS_OPENSTACKSDK else "ImportError: No module named 'openstack'"
 
 USER_AGENT_PRODUCT = "scs.kaas"
 
@@ -171,6 +168,8 @@ def connect(params=None, cloud_entry=None, ca_pem=None):
     # method instead (and sends again what is safe to repeat).
     kwargs.update(NO_SDK_RETRIES)
     try:
+        import openstack  # pylint: disable=import-outside-toplevel  # see HAS_OPENSTACKSDK
+
         conn = openstack.connect(app_name=USER_AGENT_PRODUCT, **kwargs)
         retry.install(conn.session)
         conn.authorize()
@@ -186,8 +185,15 @@ def short_error(exc):
     return first if first.startswith(name + ":") else "%s: %s" % (name, first)
 
 
+def is_sdk_error(exc, name="SDKException"):
+    """Whether ``exc`` is openstacksdk's exception class ``name`` (or a subclass). An SDK error
+    implies the SDK was imported, so this never imports it."""
+    exceptions = sys.modules.get("openstack.exceptions")
+    return exceptions is not None and isinstance(exc, getattr(exceptions, name))
+
+
 def is_not_found(exc):
-    return HAS_OPENSTACKSDK and isinstance(exc, os_exceptions.NotFoundException)
+    return is_sdk_error(exc, "NotFoundException")
 
 
 def auth_summary(conn):

@@ -149,7 +149,7 @@ UNASSIGNED_ROLE_RETRIES = (2, 4, 8)
 
 
 def _unassigned_role(exc):
-    return (cloud.HAS_OPENSTACKSDK and isinstance(exc, cloud.os_exceptions.BadRequestException)
+    return (cloud.is_sdk_error(exc, "BadRequestException")
             and "unassigned role" in str(exc))
 
 

@@ -68,11 +68,11 @@ class OpenStackModule(KaasModule):
         except cloud.OpenStackError:
             raise
         except Exception as exc:  # pylint: disable=broad-except
-            if cloud.HAS_OPENSTACKSDK and isinstance(exc, cloud.os_exceptions.SDKException):
+            if cloud.is_sdk_error(exc):
                 raise cloud.OpenStackError("OpenStack API error: %s" % cloud.short_error(exc))
             # A connection refused, unreachable or timed out after the retries: keystoneauth's own
             # errors, which openstacksdk lets through.
-            if retry.HAS_KEYSTONEAUTH and isinstance(exc, retry.ksa_exceptions.ClientException):
+            if retry.is_keystoneauth_error(exc):
                 raise cloud.OpenStackError("the cloud did not answer: %s" % cloud.short_error(exc))
             raise
         finally:

@@ -111,16 +111,3 @@ def test_an_unreachable_repository_leaves_the_values_unchecked_with_a_warning(tm
 def test_chart_files_refuses_what_is_not_a_chart_archive():
     with pytest.raises(schema.SchemaUnavailable, match="not a chart archive"):
         schema.chart_files(b"not a tar", "demo")
-
-
-def test_the_workload_module_imports_no_schema_or_http_library_until_it_checks_values():
-    """jsonschema takes about 2 s to import (its format checkers build a grammar), ansible's urls 0.2 s:
-    a run that writes no proxy (every no-op run) must not pay for them."""
-    import subprocess
-    import sys
-
-    code = ("import sys; import ansible_collections.scs.kaas.plugins.modules.workload_cluster; "
-            "print(sorted(m for m in ('jsonschema', 'ansible.module_utils.urls') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), check=True)
-    assert out.stdout.decode().strip() == "[]", out.stderr.decode()[-2000:]
