@@ -312,9 +312,11 @@ openstack-services: collections debian-packages
 # The end-to-end tests run as two stages side by side, each a pytest session with its own network
 # namespace and management cluster: e2e-infra takes the modules that use the OpenStack test cloud
 # (tests/openstack_box) and the docker engine's own tests, e2e the rest (the docker-class cluster on
-# real nodes among them, which evens out the two). e2e-all runs them in one session.
+# real nodes among them); the bad-input and request-budget tests go with e2e-infra to even out the
+# two. e2e-all runs them in one session.
 E2E_INFRA_TESTS := tests/e2e/test_docker_engine_module.py $(sort $(wildcard tests/e2e/test_openstack_*.py)) \
-	tests/e2e/test_faults_openstack.py tests/e2e/test_real_node_foundation.py tests/e2e/test_workload_bad_input.py
+	tests/e2e/test_faults_openstack.py tests/e2e/test_real_node_foundation.py tests/e2e/test_workload_bad_input.py \
+	tests/e2e/test_request_budget.py
 
 e2e: collections debian-packages host-limits
 	$(IN_NETNS) $(PYTEST) --durations=20 --junitxml="$(RESULTS_DIR)/e2e/pytest.xml" tests/e2e \

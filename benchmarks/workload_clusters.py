@@ -38,6 +38,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 
 import helpers  # noqa: E402
+import request_budget  # noqa: E402
 import workload_helpers as wh  # noqa: E402
 
 helpers.ensure_collection_path()
@@ -102,21 +103,23 @@ def measure(label, cmd, env, audit, agent, count, runs):
     print("\n%s:\n  %s" % (label, " ".join(shlex.quote(c) for c in cmd)), flush=True)
     elapsed, _out = timed_run(cmd, env)
     print("  warm-up            %6.2f s" % elapsed, flush=True)
-    times, writes = [], []
+    times, writes, requests = [], [], []
     for i in range(runs):
         marker = audit.mark()
         elapsed, out = timed_run(cmd, env)
         times.append(elapsed)
+        # every request of the run by kind (read, watch, dry-run, write: request_budget.py)
+        requests.append(request_budget.count(audit.audit_events(marker), agent)[0])
         events = audit.writes("", marker)
         writes.append(len([e for e in events if (e.get("userAgent") or "").startswith(agent)]))
         writers = sorted({(e.get("userAgent") or "?").split(" ")[0] for e in events
                           if (e.get("objectRef") or {}).get("resource") == "clusters"
                           and not (e.get("objectRef") or {}).get("subresource")
                           and "manager/" not in (e.get("userAgent") or "")})
-        print("  run %d              %6.2f s   writes %d   (non-controller writers of Clusters: %s)"
-              % (i + 1, elapsed, writes[-1], ", ".join(writers) or "none"), flush=True)
+        print("  run %d              %6.2f s   writes %d   requests %s   (non-controller writers of Clusters: %s)"
+              % (i + 1, elapsed, writes[-1], json.dumps(requests[-1]), ", ".join(writers) or "none"), flush=True)
     return {"command": cmd, "times": times, "median": statistics.median(times), "writes": writes,
-            "writes_per_cluster": statistics.median(writes) / float(count)}
+            "writes_per_cluster": statistics.median(writes) / float(count), "requests": requests}
 
 
 def main():
@@ -152,12 +155,15 @@ def main():
         wh.install_classes(env, inventory, NAMESPACE)
         print("creating %d clusters (1 control plane + %d workers each) and waiting until they converged ..."
               % (args.clusters, args.workers), flush=True)
-        start = time.monotonic()
+        start, marker = time.monotonic(), audit.mark()
         proc, recap = wh.run_playbook(env, inventory, "clusters.yml", {"workload_cluster_wait_timeout": 1800},
                                       args=["-f", str(args.forks)], timeout=3600)
         if proc.returncode != 0:
             raise SystemExit("creating the clusters failed:\n%s" % proc.stdout[-8000:])
-        print("  converged after %.0f s" % (time.monotonic() - start), flush=True)
+        create_requests = request_budget.count(audit.audit_events(marker))[0]
+        print("  converged after %.0f s; requests %s (budget %s)" % (
+            time.monotonic() - start, json.dumps(create_requests),
+            json.dumps(request_budget.allowed("create", args.clusters))), flush=True)
 
         playbook_bin = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
         ours_cmd = [playbook_bin, "-i", inventory, os.path.join(REPO, "playbooks", "clusters.yml"), "-f", str(args.forks)]
@@ -183,7 +189,8 @@ def main():
         os.makedirs(os.path.dirname(args.output), exist_ok=True)
         with open(args.output, "w") as handle:
             json.dump({"clusters": args.clusters, "forks": args.forks, "runs": args.runs, "ours": ours,
-                       "baseline": base, "speedup": speedup}, handle, indent=2)
+                       "baseline": base, "speedup": speedup, "create_requests": create_requests,
+                       "no_op_budget": request_budget.allowed("no-op", args.clusters)}, handle, indent=2)
         print("  written to %s" % args.output)
     finally:
         if mc is not None:

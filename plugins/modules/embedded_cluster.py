@@ -111,7 +111,8 @@ notes:
   - Only one embedded cluster with CAPD can run per network namespace, because the in-memory
     backend binds port 19000 and ports from 20000 up.
   - The kube-apiserver runs with C(--authorization-mode=RBAC); the admin certificate is in group
-    C(system:masters). The audit log RV(audit_log) records every mutating request at Metadata level.
+    C(system:masters). The audit log RV(audit_log) records every mutating request, read and watch at
+    Metadata level (lease reads and health probes left out).
 requirements:
   - cryptography
   - PyYAML

@@ -163,7 +163,8 @@ class ClusterAddons(object):
         for desired, current, outcome in plan.apply:
             addon = _addon_of(desired)
             if outcome["changed"] and not self.check_mode:
-                outcome = kube_apply.reconcile(self.client, desired, current, force_conflicts=self.force_conflicts)
+                outcome = kube_apply.reconcile(self.client, desired, current, force_conflicts=self.force_conflicts,
+                                               planned=outcome)
             if outcome["changed"]:
                 changed.append(addon)
             if current is not None:

@@ -327,7 +327,8 @@ class WorkloadClusters(object):
             self._create_namespace(spec["namespace"])
             outcome = kube_apply.reconcile(self.client, desired, live, force_conflicts=self.force_conflicts)
         elif outcome["changed"] and not self.check_mode:
-            outcome = kube_apply.reconcile(self.client, desired, live, force_conflicts=self.force_conflicts)
+            outcome = kube_apply.reconcile(self.client, desired, live, force_conflicts=self.force_conflicts,
+                                           planned=outcome)
         res.addons = self.addons.apply(addon_plan)
         res.changed = outcome["changed"] or bool(res.addons["changed"] or res.addons["removed"])
         res.stale_fields = outcome["stale_fields"]

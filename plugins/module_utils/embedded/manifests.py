@@ -363,13 +363,19 @@ def inventory(module_dirs, components=None):
 
 
 def audit_policy():
-    """kube-apiserver audit policy: every mutating request at Metadata level, nothing else."""
+    """kube-apiserver audit policy, Metadata level: every mutating request, and every read and watch
+    except the controllers' lease renewals and the health probes, so a client's requests of every
+    kind can be counted (a request budget needs the reads too)."""
     return {
         "apiVersion": "audit.k8s.io/v1",
         "kind": "Policy",
         "omitStages": ["RequestReceived"],
         "rules": [
             {"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+            # leader election reads its lease every few seconds per controller: noise, not work
+            {"level": "None", "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}]},
+            {"level": "None", "nonResourceURLs": ["/healthz*", "/readyz*", "/livez*", "/metrics"]},
+            {"level": "Metadata", "verbs": ["get", "list", "watch"]},
             {"level": "None"},
         ],
     }

@@ -14,7 +14,7 @@ Layout of the state directory (directories 0700, secrets 0600)::
       logs/<component>.log   stdout+stderr of each process (0600)
       pids/<component>.pid   pid record of each process start() started (see process.py)
       bin/kubectl            link to the kubectl built with the cluster (when ``binaries`` has one)
-      audit/policy.yaml      kube-apiserver audit policy (mutating verbs at Metadata level)
+      audit/policy.yaml      kube-apiserver audit policy (requests at Metadata level)
       audit/audit.log        kube-apiserver audit log (JSON lines)
 
 What runs, with which flags, ports and probes, is in ``registry.py``. ``start`` goes through the

@@ -13,6 +13,9 @@
    difference was only normalisation by the server and nothing is written.
 3. Otherwise, unless in check mode, the apply is sent for real, once.
 
+A caller that planned a whole batch in check mode first passes each plan back as ``planned``: the
+apply is then sent without a second dry run (one dry run and one write per changed object).
+
 A field that another field manager owns with a different value stops the dry run with a 409;
 ``conflicts`` reads the managers and fields from that answer. Only ``force_conflicts`` takes such
 fields over (the operator's choice, never a default), so no other manager's field is lost silently.
@@ -254,12 +257,20 @@ class ApplyConflict(KubeError):
         self.conflicts = found
 
 
-def reconcile(client, desired, live, check_mode=False, force_conflicts=False):
+def reconcile(client, desired, live, check_mode=False, force_conflicts=False, planned=None):
     """Apply ``desired`` if needed; see the module docstring.
 
     Returns dict(changed, object, before, after, stale_fields, dry_run_compared).
-    ``before``/``after`` cover the fields we set (and ones we stop setting).
+    ``before``/``after`` cover the fields we set (and ones we stop setting). ``planned``: this
+    function's check-mode result for the same ``desired`` and ``live``, whose dry run stands.
     """
+    if planned is not None and "before" in planned and not check_mode:
+        if not planned["changed"]:
+            return planned
+        after_obj = client.apply(desired, force=force_conflicts)
+        owned = owned_fields(live) if live else {}
+        return dict(planned, object=after_obj,
+                    after=merge_views(project(after_obj, desired), project_fields(after_obj, owned)))
     needed, stale = needs_apply(desired, live)
     result = {"changed": False, "object": live, "stale_fields": stale, "dry_run_compared": False}
     owned = owned_fields(live) if live else {}
