@@ -6,6 +6,7 @@ private network namespace, and the images built here imported into it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -200,3 +201,79 @@ def cluster_images(engine, version, mirror, log=print):
     kind_dir = repository.module_dir(helpers.runner(), "sigs.k8s.io/kind", pins.KIND_VERSION, download=False)
     return layered_build.ensure_cluster_images(version, binaries["binaries"], kind_dir, mirror, DOCKER_CLI,
                                                engine.docker_host, helpers.runner(), registry_head, log=log)
+
+
+def engine_objects(engine):
+    """The engine's containers, volumes and networks by name."""
+    listed = {}
+    for kind, args in (("containers", ("ps", "-a", "--format", "{{.Names}}")),
+                       ("volumes", ("volume", "ls", "--format", "{{.Name}}")),
+                       ("networks", ("network", "ls", "--format", "{{.Name}}"))):
+        listed[kind] = sorted(engine.docker(*args).stdout.split())
+    return listed
+
+
+def node_memory(engine):
+    """MiB of memory (proportional set size) of each container's processes: the engine's own
+    statistics read 0 on this cgroup v1 host, so the processes' smaps count instead."""
+    used = {}
+    for name in engine.docker("ps", "--format", "{{.Names}}").stdout.split():
+        total = 0
+        for pid in engine.docker("top", name, "-eo", "pid").stdout.split()[1:]:
+            try:
+                with open("/proc/%s/smaps_rollup" % pid) as handle:
+                    total += sum(int(line.split()[1]) for line in handle if line.startswith("Pss:"))
+            except OSError:
+                continue  # the process ended meanwhile
+        used[name] = round(total / 1024.0)
+    return used
+
+
+def serve_on_worker_and_ask_from_control_plane(workload, worker, control_plane):
+    """The test Deployment on ``worker`` answers, through its Service's DNS name, a client pod on
+    ``control_plane``: pod network, kube-proxy and CoreDNS all work across nodes. ``workload`` runs
+    kubectl against the workload cluster."""
+    workload("delete", "pod", "test-client", "--ignore-not-found", "--wait=true")
+    workload("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                   "items": web_objects(worker, control_plane)}))
+
+    def client_done():
+        phase = workload("get", "pod", "test-client", "-o", "jsonpath={.status.phase}").stdout
+        return phase if phase in ("Succeeded", "Failed") else None
+    phase = helpers.wait_for("the client pod to finish", client_done, 300, 2)
+    answer = workload("logs", "test-client").stdout.strip().splitlines()
+    print("client %s; last lines %s" % (phase, answer[-3:]))
+    assert phase == "Succeeded"
+    server = [p for p in json.loads(workload("get", "pods", "-l", "app=test-web", "-o", "json").stdout)["items"]
+              if not p["metadata"].get("deletionTimestamp")]
+    assert [p["spec"]["nodeName"] for p in server] == [worker]
+    assert answer[-1] == server[0]["metadata"]["name"]
+
+
+def devmachine_snapshot(mc, engine, namespace):
+    """The containers, the control plane's conditions and each DevMachine's, to print as they change."""
+    containers = engine.docker("ps", "-a", "--format", "{{.Names}} {{.Status}}").stdout.strip().splitlines()
+    kcp = mc.kubectl_json("get", "kubeadmcontrolplane", "-n", namespace)
+    machines = mc.kubectl_json("get", "devmachines", "-n", namespace)["items"]
+    state = {"containers": containers,
+             "kcp": [{c["type"]: c["status"] for c in k.get("status", {}).get("conditions", [])}
+                     for k in kcp["items"]],
+             "devmachines": {m["metadata"]["name"]: {c["type"]: "%s/%s" % (c["status"], c.get("reason"))
+                                                     for c in m.get("status", {}).get("conditions", [])}
+                             for m in machines}}
+    return state
+
+
+def machine_writes(events, what, namespace):
+    """The Machine creations or deletions among audit events. Controllers create Machines by
+    server-side apply: a patch answered 201 Created is a creation."""
+    out = []
+    for event in events:
+        ref, code = event.get("objectRef") or {}, (event.get("responseStatus") or {}).get("code", 500)
+        if ref.get("resource") != "machines" or ref.get("namespace") != namespace or ref.get("subresource"):
+            continue
+        created = event.get("verb") == "create" or (event.get("verb") == "patch" and code == 201)
+        if (what == "created" and created and code < 300) or (
+                what == "deleted" and event.get("verb") == "delete" and code < 300):
+            out.append(event)
+    return out

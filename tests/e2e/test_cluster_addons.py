@@ -47,14 +47,6 @@ RELEASE_PROXY_OWNER_LABEL = "helmreleaseproxy.addons.cluster.x-k8s.io/helmchartp
 REPOSITORY_PORT = 18879
 
 
-def _chart_repository_play(state_dir, port, state="started"):
-    return [{"name": "chart repository", "hosts": "localhost", "gather_facts": False, "tasks": [{
-        "name": "The add-on charts on loopback",
-        "scs.kaas.chart_repository": {"state_dir": state_dir, "address": "127.0.0.1:%d" % port,
-                                      "addons": ["cilium"], "download": False, "state": state},
-        "register": "repository"}, {"name": "Show", "ansible.builtin.debug": {"var": "repository"}}]}]
-
-
 @pytest.fixture(scope="module")
 def lab(addons_management_cluster, ansible_env, tmp_path_factory):
     mc = addons_management_cluster
@@ -66,14 +58,14 @@ def lab(addons_management_cluster, ansible_env, tmp_path_factory):
                                    extra_vars=extra)
     playbook = str(directory / "repository.yml")
     with open(playbook, "w") as handle:
-        yaml.safe_dump(_chart_repository_play(repo_state, port), handle)
+        yaml.safe_dump(wh.chart_repository_play(repo_state, port, ["cilium"]), handle)
     proc, _recap = wh.run_playbook(ansible_env, inventory, playbook)
     assert proc.returncode == 0, proc.stdout[-5000:]
     wh.install_classes(ansible_env, inventory, NAMESPACE)
     yield {"mc": mc, "env": ansible_env, "inventory": inventory, "dir": directory, "port": port,
            "repo_log": os.path.join(repo_state, "chart-repository.log"), "repo_playbook": playbook}
     with open(playbook, "w") as handle:
-        yaml.safe_dump(_chart_repository_play(repo_state, port, "stopped"), handle)
+        yaml.safe_dump(wh.chart_repository_play(repo_state, port, ["cilium"], "stopped"), handle)
     wh.run_playbook(ansible_env, inventory, playbook)
 
 

@@ -4,13 +4,20 @@
 """A docker-class cluster (1 control plane, 1 worker) created by Cluster API's development
 provider (docker backend) on the node and load balancer images built here, against an engine the
 collection starts, every image through the registry mirror; scaled, upgraded one minor through
-``upgrade.yml`` and deleted."""
+``upgrade.yml`` and deleted.
+
+Its metrics-server comes from the inventory's ``addons``: the real CAAPH installs the chart from the
+collection's chart repository, and the image built here. The test inventory alone adds
+``--kubelet-insecure-tls``: these kubelets serve self-signed certificates (no serverTLSBootstrap, no
+CSR approver), which the catalog's defaults refuse to trust."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
+import sys
 import time
 
 import pytest
@@ -27,6 +34,10 @@ from ansible_collections.scs.kaas.plugins.module_utils.nodes import (
 # The upgrade's two minors; the newer is the management pin (its builds are shared).
 FROM_VERSION, TO_VERSION = pins.NODE_KUBERNETES_VERSIONS
 REGISTRY_PORT = 5052
+CHART_REPOSITORY_PORT = 18880
+# Cilium cannot be built here (pins.py): flannel, applied by the test, is the CNI.
+ADDONS = {"cilium": {"enabled": False},
+          "metrics_server": {"values": {"args": ["--kubelet-insecure-tls"]}}}
 # The development provider puts every node and load balancer on this network; it does not create it
 # (scs.kaas.docker_engine does, option networks).
 NETWORK = "kind"
@@ -68,28 +79,53 @@ def gateway(engine):
 
 
 @pytest.fixture(scope="module")
-def capd_management_cluster(embedded_build, engine, management_cluster):
+def capd_management_cluster(embedded_build, addons_build, engine, management_cluster):
     """The session's management cluster with its development provider pointed at our engine
-    (the runtime's ``docker_host`` option): the runtime restarts that one process and no other,
-    and points it back afterwards."""
+    (the runtime's ``docker_host`` option) and CAAPH switched on: the runtime restarts or starts
+    those two processes and no other, and switches both back afterwards."""
     before = management_cluster.started_pids()
-    mc = helpers.ManagementCluster(management_cluster.state_dir, embedded_build, docker_host=engine.docker_host)
+    mc = helpers.ManagementCluster(management_cluster.state_dir, addons_build, docker_host=engine.docker_host,
+                                   optional_providers=["addons"])
     try:
         mc.start()
         after = mc.started_pids()
-        assert sorted(name for name, pid in after.items() if before.get(name) != pid) == ["capd-manager"]
+        assert sorted(name for name, pid in after.items() if before.get(name) != pid) == [
+            "caaph-manager", "capd-manager"]
         capd = mc.cluster.processes.running("capd-manager")
         assert capd["docker_host"] == engine.docker_host
         with open("/proc/%d/environ" % capd["pid"], "rb") as handle:
             assert ("DOCKER_HOST=%s" % engine.docker_host).encode() in handle.read().split(b"\0")
         yield mc
     finally:
-        helpers.ManagementCluster(management_cluster.state_dir, embedded_build, docker_host="").start()
+        helpers.ManagementCluster(management_cluster.state_dir, embedded_build, docker_host="",
+                                  optional_providers=[]).start()
         capd = management_cluster.cluster.processes.running("capd-manager")
         assert capd and not capd.get("docker_host"), capd
+        assert not management_cluster.cluster.processes.running("caaph-manager")
 
 
-def _spec(images, gateway, version):
+@pytest.fixture(scope="module")
+def chart_repository(ansible_env, tmp_path_factory):
+    """The collection's chart repository on loopback, where CAAPH (a local process) fetches from."""
+    directory = tmp_path_factory.mktemp("chart-repository")
+    inventory = str(directory / "localhost.yml")
+    with open(inventory, "w") as handle:
+        yaml.safe_dump({"all": {"hosts": {"localhost": {"ansible_connection": "local",
+                                                        "ansible_python_interpreter": sys.executable}}}}, handle)
+
+    def run(state):
+        playbook = str(directory / ("repository-%s.yml" % state))
+        with open(playbook, "w") as handle:
+            yaml.safe_dump(wh.chart_repository_play(str(directory / "state"), CHART_REPOSITORY_PORT,
+                                                    ["metrics_server"], state), handle)
+        proc, _recap = wh.run_playbook(ansible_env, inventory, playbook)
+        assert proc.returncode == 0, proc.stdout[-5000:]
+    run("started")
+    yield "http://127.0.0.1:%d" % CHART_REPOSITORY_PORT
+    run("stopped")
+
+
+def _spec(images, gateway, version, addons):
     repository_name, _sep, tag = images["load_balancer"].rpartition(":")
     mirror = "http://%s:%d" % (gateway, REGISTRY_PORT)
     return {
@@ -111,47 +147,28 @@ def _spec(images, gateway, version):
             # The control plane provider moves CoreDNS on upgrade only when the tag is given.
             "corednsImageTagByVersion": {v: pins.COREDNS_VERSIONS[v] for v in (FROM_VERSION, TO_VERSION)},
         },
+        "addons": addons,
     }
 
 
-def _snapshot(mc, engine):
-    containers = engine.docker("ps", "-a", "--format", "{{.Names}} {{.Status}}").stdout.strip().splitlines()
-    kcp = mc.kubectl_json("get", "kubeadmcontrolplane", "-n", NAMESPACE)
-    machines = mc.kubectl_json("get", "devmachines", "-n", NAMESPACE)["items"]
-    state = {"containers": containers,
-             "kcp": [{c["type"]: c["status"] for c in k.get("status", {}).get("conditions", [])}
-                     for k in kcp["items"]],
-             "devmachines": {m["metadata"]["name"]: {c["type"]: "%s/%s" % (c["status"], c.get("reason"))
-                                                     for c in m.get("status", {}).get("conditions", [])}
-                             for m in machines}}
-    return state
-
-
 @pytest.fixture(scope="module")
-def lab(capd_management_cluster, ansible_env, engine, registry, images, gateway, tmp_path_factory):
+def lab(capd_management_cluster, chart_repository, ansible_env, engine, registry, images, gateway, tmp_path_factory):
     """What the tests of this module share, in file order: each later test works on the cluster
     the first one created."""
     directory = tmp_path_factory.mktemp("inventory")
     return {"mc": capd_management_cluster, "env": ansible_env, "engine": engine, "registry": registry,
-            "images": images, "gateway": gateway, "dir": directory, "timings": {},
+            "images": images, "gateway": gateway, "dir": directory, "timings": {}, "charts": chart_repository,
+            "addons": ADDONS,
             # What the engine holds before the cluster: the delete must come back to exactly this.
-            "baseline": _engine_objects(engine)}
+            "baseline": real_nodes.engine_objects(engine)}
 
 
 def _inventory(lab, workers, version=FROM_VERSION):
-    spec = dict(_spec(lab["images"], lab["gateway"], version), node_groups=[{"name": "md-0", "replicas": workers}])
+    spec = dict(_spec(lab["images"], lab["gateway"], version, lab["addons"]),
+                node_groups=[{"name": "md-0", "replicas": workers}])
     return wh.write_inventory(str(lab["dir"] / "hosts.yml"), lab["mc"].kubeconfig, {HOST: spec},
                               {"infrastructure": "docker", "namespace": NAMESPACE, "protected": False},
-                              group="docker")
-
-
-def _engine_objects(engine):
-    listed = {}
-    for kind, args in (("containers", ("ps", "-a", "--format", "{{.Names}}")),
-                       ("volumes", ("volume", "ls", "--format", "{{.Name}}")),
-                       ("networks", ("network", "ls", "--format", "{{.Name}}"))):
-        listed[kind] = sorted(engine.docker(*args).stdout.split())
-    return listed
+                              group="docker", extra_vars={"workload_cluster_addons_repository_url": lab["charts"]})
 
 
 def _workload(lab, *args, input=None, check=True):
@@ -163,42 +180,6 @@ def _nodes_ready(lab, count):
     ready = {i["metadata"]["name"]: [c["status"] for c in i["status"]["conditions"] if c["type"] == "Ready"][0]
              for i in items}
     return ready if len(ready) == count and set(ready.values()) == {"True"} else None
-
-
-def _serve_on_worker_and_ask_from_control_plane(lab, worker, control_plane):
-    """The test Deployment on ``worker`` answers, through its Service's DNS name, a client pod on
-    ``control_plane``: pod network, kube-proxy and CoreDNS all work across nodes."""
-    _workload(lab, "delete", "pod", "test-client", "--ignore-not-found", "--wait=true")
-    _workload(lab, "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
-                                                        "items": real_nodes.web_objects(worker, control_plane)}))
-
-    def client_done():
-        phase = _workload(lab, "get", "pod", "test-client", "-o", "jsonpath={.status.phase}").stdout
-        return phase if phase in ("Succeeded", "Failed") else None
-    phase = helpers.wait_for("the client pod to finish", client_done, 300, 2)
-    answer = _workload(lab, "logs", "test-client").stdout.strip().splitlines()
-    print("client %s; last lines %s" % (phase, answer[-3:]))
-    assert phase == "Succeeded"
-    server = [p for p in json.loads(_workload(lab, "get", "pods", "-l", "app=test-web", "-o", "json").stdout)["items"]
-              if not p["metadata"].get("deletionTimestamp")]
-    assert [p["spec"]["nodeName"] for p in server] == [worker]
-    assert answer[-1] == server[0]["metadata"]["name"]
-
-
-def _node_memory(lab):
-    """MiB of memory (proportional set size) of each container's processes: the engine's own
-    statistics read 0 on this cgroup v1 host, so the processes' smaps count instead."""
-    engine, used = lab["engine"], {}
-    for name in engine.docker("ps", "--format", "{{.Names}}").stdout.split():
-        total = 0
-        for pid in engine.docker("top", name, "-eo", "pid").stdout.split()[1:]:
-            try:
-                with open("/proc/%s/smaps_rollup" % pid) as handle:
-                    total += sum(int(line.split()[1]) for line in handle if line.startswith("Pss:"))
-            except OSError:
-                continue  # the process ended meanwhile
-        used[name] = round(total / 1024.0)
-    return used
 
 
 def test_every_image_the_nodes_run_has_a_valid_bill_of_materials(lab):
@@ -246,7 +227,7 @@ def test_docker_class_cluster_comes_up(lab):
     last = None
     deadline = time.monotonic() + float(os.environ.get("CAPD_WAIT", "900"))
     while time.monotonic() < deadline:
-        state = _snapshot(mc, engine)
+        state = real_nodes.devmachine_snapshot(mc, engine, NAMESPACE)
         if state != last:
             print("%6.1fs %s" % (time.monotonic() - begin, json.dumps(state, indent=1)), flush=True)
             last = state
@@ -282,7 +263,7 @@ def test_docker_class_cluster_comes_up(lab):
     assert set(roles) == set(ready)
     control_plane = [n for n, r in roles.items() if r == "cp"][0]
     worker = [n for n, r in roles.items() if r == "worker"][0]
-    _serve_on_worker_and_ask_from_control_plane(lab, worker, control_plane)
+    real_nodes.serve_on_worker_and_ask_from_control_plane(workload, worker, control_plane)
     coredns = json.loads(workload("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o",
                                   "json").stdout)["items"]
     assert coredns and all(p["status"]["phase"] == "Running" for p in coredns)
@@ -294,7 +275,7 @@ def test_docker_class_cluster_comes_up(lab):
     containers = engine.docker("ps", "--filter", "label=io.x-k8s.kind.cluster=%s" % HOST,
                                "--format", "{{.Names}} {{.Image}}").stdout.split("\n")
     by_name = dict(line.split() for line in containers if line.strip())
-    print("memory per node container (MiB PSS): %s" % json.dumps(_node_memory(lab)))
+    print("memory per node container (MiB PSS): %s" % json.dumps(real_nodes.node_memory(lab["engine"])))
     assert by_name == {"%s-lb" % HOST: images["load_balancer"], control_plane: images["node_images"][FROM_VERSION],
                        worker: images["node_images"][FROM_VERSION]}
     # Isolation by configuration: the mirror is each registry's only host, with no upstream fallback.
@@ -316,6 +297,29 @@ def test_docker_class_cluster_comes_up(lab):
     assert everywhere | control_plane_only <= pulls.get(addresses[control_plane], set())
     assert everywhere <= pulls.get(addresses[worker], set())
     assert not control_plane_only & pulls.get(addresses[worker], set())
+
+
+def test_metrics_server_comes_through_caaph_and_kubectl_top_nodes_answers(lab):
+    """The inventory's ``addons`` gave the cluster a HelmChartProxy; the real CAAPH installed the chart
+    from our repository, and the nodes pulled the image built here through the mirror."""
+    mc = lab["mc"]
+
+    def deployed():
+        items = mc.kubectl_json("get", "helmreleaseproxies.addons.cluster.x-k8s.io", "-n", NAMESPACE)["items"]
+        return [i for i in items if i["spec"]["chartName"] == "metrics-server"
+                and (i.get("status") or {}).get("status") == "deployed"]
+    [release] = helpers.wait_for("CAAPH to deploy metrics-server", deployed, 300, 3)
+    assert release["spec"]["repoURL"] == lab["charts"], release["spec"]
+    assert release["spec"]["version"] == pins.METRICS_SERVER_CHART_VERSION, release["spec"]
+    nodes = set(_nodes_ready(lab, 2))
+
+    def top():
+        proc = _workload(lab, "top", "nodes", "--no-headers", check=False)
+        listed = {line.split()[0] for line in proc.stdout.splitlines() if line.strip()}
+        return proc.stdout if proc.returncode == 0 and listed == nodes else None
+    print("kubectl top nodes:\n" + helpers.wait_for("kubectl top nodes to list every node", top, 300, 5))
+    pulls = real_nodes.manifest_pulls(lab["registry"].access_log)
+    assert any("registry.k8s.io/metrics-server/metrics-server" in pulled for pulled in pulls.values()), pulls
 
 
 def test_a_second_run_waits_for_the_real_cluster_and_sends_no_write(lab):
@@ -368,6 +372,37 @@ def test_clusterctl_the_nodes_and_workload_cluster_info_agree(lab):
     assert sorted(m["status"]["nodeRef"]["name"] for m in machines) == sorted(n["metadata"]["name"] for n in nodes)
 
 
+def _chart_objects(lab):
+    """What the metrics-server release made in the workload cluster, by kind and name."""
+    kinds = "deployments,replicasets,pods,services,serviceaccounts,clusterroles,clusterrolebindings,rolebindings," \
+            "apiservices"
+    items = json.loads(_workload(lab, "get", kinds, "-A", "-l", "app.kubernetes.io/instance=metrics-server",
+                                 "-o", "json").stdout)["items"]
+    return sorted("%s/%s" % (i["kind"], i["metadata"]["name"]) for i in items)
+
+
+def test_switching_metrics_server_off_uninstalls_its_release(lab):
+    mc = lab["mc"]
+    before = _chart_objects(lab)
+    print("the release's objects: %s" % before)
+    assert {"Deployment/metrics-server", "Service/metrics-server", "APIService/v1beta1.metrics.k8s.io"} <= set(
+        before), before
+    lab["addons"] = dict(ADDONS, metrics_server={"enabled": False})
+    proc, recap = wh.run_playbook(lab["env"], _inventory(lab, 1), "clusters.yml")
+    assert proc.returncode == 0 and recap[HOST]["changed"] >= 1, proc.stdout[-5000:]
+
+    def uninstalled():
+        releases = [i for i in mc.kubectl_json("get", "helmreleaseproxies.addons.cluster.x-k8s.io", "-n",
+                                               NAMESPACE)["items"] if i["spec"]["chartName"] == "metrics-server"]
+        left = _chart_objects(lab)
+        return "gone" if not releases and not left else None
+    helpers.wait_for("CAAPH to uninstall metrics-server", uninstalled, 300, 3,
+                     on_timeout=lambda: "left: %s" % _chart_objects(lab))
+    assert not json.loads(_workload(lab, "get", "secrets", "-n", "kube-system", "-l", "owner=helm,name=metrics-server",
+                                    "-o", "json").stdout)["items"]
+    assert _workload(lab, "top", "nodes", check=False).returncode != 0
+
+
 def test_scale_workers_to_two(lab):
     mc, engine = lab["mc"], lab["engine"]
     before = {m["metadata"]["name"] for m in mc.kubectl_json("get", "machines", "-n", NAMESPACE)["items"]}
@@ -389,21 +424,6 @@ def test_scale_workers_to_two(lab):
     assert {"registry.k8s.io/pause", "registry.k8s.io/kube-proxy", "ghcr.io/flannel-io/flannel"} <= pulls, pulls
     assert engine.docker("inspect", "--format", "{{.Config.Image}}", new_node).stdout.strip() == (
         lab["images"]["node_images"][FROM_VERSION])
-
-
-def _machine_writes(events, what):
-    """The Machine creations or deletions among audit events. Controllers create Machines by
-    server-side apply: a patch answered 201 Created is a creation."""
-    out = []
-    for event in events:
-        ref, code = event.get("objectRef") or {}, (event.get("responseStatus") or {}).get("code", 500)
-        if ref.get("resource") != "machines" or ref.get("namespace") != NAMESPACE or ref.get("subresource"):
-            continue
-        created = event.get("verb") == "create" or (event.get("verb") == "patch" and code == 201)
-        if (what == "created" and created and code < 300) or (
-                what == "deleted" and event.get("verb") == "delete" and code < 300):
-            out.append(event)
-    return out
 
 
 def _upgraded(lab, count):
@@ -431,7 +451,8 @@ def test_upgrade_one_minor_rolls_every_machine_onto_the_new_image(lab):
     lab["timings"]["upgrade"] = round(time.monotonic() - started, 1)
     # Every Machine was replaced, each exactly once: three created, the three old ones deleted.
     events = mc.audit_events(marker)
-    created, deleted = _machine_writes(events, "created"), _machine_writes(events, "deleted")
+    created = real_nodes.machine_writes(events, "created", NAMESPACE)
+    deleted = real_nodes.machine_writes(events, "deleted", NAMESPACE)
     assert not before & {m["metadata"]["name"] for m in machines}
     assert sorted(e["objectRef"]["name"] for e in created) == sorted(m["metadata"]["name"] for m in machines)
     # (a controller may repeat a delete while finalizers run; the names are what counts)
@@ -463,11 +484,12 @@ def test_upgrade_one_minor_rolls_every_machine_onto_the_new_image(lab):
     address = [a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"][0]
     assert {"registry.k8s.io/kube-apiserver", "registry.k8s.io/kube-proxy"} <= (
         real_nodes.manifest_pulls(lab["registry"].access_log).get(address, set()))
-    _serve_on_worker_and_ask_from_control_plane(lab, sorted(n for n, is_cp in roles.items() if not is_cp)[0],
-                                                control_plane)
+    real_nodes.serve_on_worker_and_ask_from_control_plane(
+        functools.partial(_workload, lab), sorted(n for n, is_cp in roles.items() if not is_cp)[0], control_plane)
     [info] = _info(lab)
     assert info["kubernetes_version"] == TO_VERSION and info["machines"]["versions"] == {TO_VERSION: 3}
-    print("memory per node container after the upgrade (MiB PSS): %s" % json.dumps(_node_memory(lab)))
+    print("memory per node container after the upgrade (MiB PSS): %s"
+          % json.dumps(real_nodes.node_memory(lab["engine"])))
 
 
 def test_delete_leaves_no_container_volume_or_network(lab):
@@ -478,4 +500,4 @@ def test_delete_leaves_no_container_volume_or_network(lab):
     print("timings (s): %s" % json.dumps(lab["timings"]))
     assert proc.returncode == 0, proc.stdout[-5000:]
     assert mc.kubectl("get", "cluster", HOST, "-n", NAMESPACE, check=False).returncode != 0
-    assert _engine_objects(engine) == lab["baseline"]
+    assert real_nodes.engine_objects(engine) == lab["baseline"]

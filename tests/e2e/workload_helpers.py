@@ -76,6 +76,16 @@ def run_playbook(env, inventory, playbook, extra_vars=None, args=(), timeout=180
     return proc, recap
 
 
+def chart_repository_play(state_dir, port, addons, state="started"):
+    """A playbook that starts (or stops) the collection's chart repository on loopback ``port``,
+    serving the charts of ``addons``, from modules already downloaded (``make binaries``)."""
+    return [{"name": "chart repository", "hosts": "localhost", "gather_facts": False, "tasks": [{
+        "name": "The add-on charts on loopback",
+        "scs.kaas.chart_repository": {"state_dir": state_dir, "address": "127.0.0.1:%d" % port,
+                                      "addons": list(addons), "download": False, "state": state},
+        "register": "repository"}, {"name": "Show", "ansible.builtin.debug": {"var": "repository"}}]}]
+
+
 def install_classes(env, inventory, namespace=None):
     """Install the in-memory classes of every shipped minor with the collection's role (into the
     inventory's ``cluster_classes_namespace`` unless ``namespace`` is given)."""

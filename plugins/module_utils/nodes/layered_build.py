@@ -20,7 +20,8 @@ from ansible_collections.scs.kaas.plugins.module_utils import pins as _pins
 from ansible_collections.scs.kaas.plugins.module_utils.embedded.build_cache import file_sha256
 from ansible_collections.scs.kaas.plugins.module_utils.errors import KaasError
 from ansible_collections.scs.kaas.plugins.module_utils.files import write_json
-from ansible_collections.scs.kaas.plugins.module_utils.nodes import cluster_images, cni_flannel, image_build
+from ansible_collections.scs.kaas.plugins.module_utils.nodes import (
+    addon_images, cluster_images, cni_flannel, image_build)
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import image_recipes, image_sbom, node_binaries
 
 KEY_LABEL = image_build.CONTENT_KEY_LABEL
@@ -146,12 +147,12 @@ def ensure_pushed(source_reference, target_reference, docker, docker_host, runne
 
 
 def cluster_image_recipes(version, binaries):
-    """kubeadm's images of Kubernetes ``version`` at the tags its kubeadm asks for, and the
-    baseline CNI's image."""
+    """kubeadm's images of Kubernetes ``version`` at the tags its kubeadm asks for, the baseline
+    CNI's image and the add-on charts' images."""
     recipes = cluster_images.component_recipes(
         version, binaries, etcd_tag=_pins.ETCD_VERSION.lstrip("v") + "-0", pause_tag=_pins.PAUSE_VERSIONS[version],
         coredns_tag=_pins.COREDNS_VERSIONS[version])
-    return recipes + [cni_flannel.image_recipe(_pins.FLANNEL_VERSION, binaries)]
+    return recipes + [cni_flannel.image_recipe(_pins.FLANNEL_VERSION, binaries)] + addon_images.recipes(binaries)
 
 
 def cluster_images_plan(version, binaries, kind_dir, mirror, runner, repository="scs-kaas"):

@@ -79,6 +79,12 @@ RUNTIME = (
     Binary("flanneld", "flannel", _FLANNEL, _pins.FLANNEL_VERSION),
 )
 
+# The images the add-on charts run on real nodes (addons/catalog.py), built beside the node's own.
+ADDON_IMAGES = (
+    Binary("metrics-server", "metrics-server", "sigs.k8s.io/metrics-server/cmd/metrics-server",
+           _pins.METRICS_SERVER_IMAGE_VERSION),
+)
+
 # CoreDNS at the version kubeadm of each node version deploys: one wrapper module per CoreDNS
 # release (its own dependency versions), like the Kubernetes wrappers.
 COREDNS_WRAPPERS = {"v1.36.5": "coredns", "v1.35.4": "coredns-1.13"}
@@ -117,6 +123,9 @@ NODE_WRAPPER_MODULES = {
     "flannel": WrapperModule(_FLANNEL, stamp_vars=((_FLANNEL + "/pkg/version.Version", "version"),),
                              env={"CGO_ENABLED": "1"}, tags=("netgo", "osusergo"), extldflags="-static",
                              static_libraries=("libc6-dev",), edits=(_FLANNEL,)),
+    # metrics-server as its Makefile builds it: CGO_ENABLED=0, client-go's version variables stamped.
+    "metrics-server": WrapperModule("sigs.k8s.io/metrics-server", stamp_packages=("k8s.io/client-go/pkg/version",),
+                                    env=_STATIC),
 }
 
 RUNTIME_NAMES = tuple(b.name for b in RUNTIME)
@@ -138,7 +147,7 @@ def records(version, names=None):
     full = [Binary(c, wrappers[c], "k8s.io/kubernetes/cmd/" + c, version) for c in KUBERNETES_COMMANDS]
     full.append(Binary("coredns", COREDNS_WRAPPERS[version], _COREDNS, _pins.COREDNS_VERSIONS[version]))
     full.append(_c_binaries.pause(version, _pins.PAUSE_VERSIONS[version]))
-    full += list(RUNTIME)
+    full += list(RUNTIME) + list(ADDON_IMAGES)
     valid = [b.name for b in full]
     unknown = sorted(set(names or ()) - set(valid))
     if unknown:

@@ -13,7 +13,7 @@ import pytest
 NODE_BINARY_NAMES = (
     "containerd", "containerd-shim-runc-v2", "ctr", "crictl", "runc", "kubelet", "kubeadm", "kubectl",
     "bridge", "host-local", "loopback", "portmap", "ptp", "kube-apiserver", "kube-controller-manager",
-    "kube-scheduler", "kube-proxy", "etcd-server", "pause", "coredns", "flanneld")
+    "kube-scheduler", "kube-proxy", "etcd-server", "pause", "coredns", "flanneld", "metrics-server")
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ import sys
 
 import pytest
 
-from ansible_collections.scs.kaas.plugins.module_utils.nodes import cluster_images, cni_flannel, layered_build
+from ansible_collections.scs.kaas.plugins.module_utils import pins
+from ansible_collections.scs.kaas.plugins.module_utils.nodes import (
+    addon_images, cluster_images, cni_flannel, layered_build)
 
 
 @pytest.fixture
@@ -78,6 +80,17 @@ def test_component_images_carry_kubeadms_names(binaries):
         "10.0.0.1:5000/registry.k8s.io/kube-apiserver:v1.36.5"
     etcd = [r for r in recipes if r["name"] == "etcd"][0]
     assert etcd["files"]["/usr/local/bin/etcd"]["source"] == binaries["etcd-server"]
+
+
+def test_the_addon_images_come_with_the_cluster_images_under_their_charts_names(binaries):
+    recipes = layered_build.cluster_image_recipes("v1.36.5", binaries)
+    [metrics] = [r for r in recipes if r["name"] == "metrics-server/metrics-server"]
+    assert cluster_images.upstream_reference(metrics) == (
+        "registry.k8s.io/metrics-server/metrics-server:" + pins.METRICS_SERVER_IMAGE_VERSION)
+    # static, on nothing, as nobody: upstream's distroless image
+    assert metrics["base"] is None and "USER 65534:65534" in metrics["changes"]
+    assert metrics["files"] == {"/metrics-server": {"source": binaries["metrics-server"], "mode": 0o755}}
+    assert set(addon_images.CHART_IMAGES) == {"metrics_server"}
 
 
 def test_dockerfile_copies_every_file_by_its_context_name(binaries):

@@ -26,7 +26,8 @@ TOOLCHAIN = {"GOVERSION": "go1.26.8", "GOOS": "linux", "GOARCH": "amd64", "CGO_E
 RUNTIME_MODULES = {"containerd": "github.com/containerd/containerd/v2", "runc": "github.com/opencontainers/runc",
                    "cri-tools": "sigs.k8s.io/cri-tools", "cni-plugins": "github.com/containernetworking/plugins",
                    "coredns": "github.com/coredns/coredns", "coredns-1.13": "github.com/coredns/coredns",
-                   "flannel": "github.com/flannel-io/flannel", "etcd-node": "go.etcd.io/etcd/server/v3"}
+                   "flannel": "github.com/flannel-io/flannel", "etcd-node": "go.etcd.io/etcd/server/v3",
+                   "metrics-server": "sigs.k8s.io/metrics-server"}
 
 
 def _go_mod(wrapper):
@@ -58,7 +59,7 @@ def test_a_set_has_the_kubernetes_commands_of_its_version_and_the_runtime(versio
     assert sorted(records) == sorted(["kubelet", "kubeadm", "kubectl", "kube-apiserver", "kube-controller-manager",
                                       "kube-scheduler", "kube-proxy", "containerd", "containerd-shim-runc-v2", "ctr",
                                       "runc", "crictl", "bridge", "host-local", "loopback", "portmap", "ptp",
-                                      "coredns", "pause", "flanneld", "etcd-server"])
+                                      "coredns", "pause", "flanneld", "etcd-server", "metrics-server"])
     for name in ("kubelet", "kubeadm", "kubectl", "kube-proxy"):
         # The code comes from go.mod: the wrapper must build this version's k8s.io/kubernetes.
         assert _requires(records[name].wrapper)["k8s.io/kubernetes"] == version, name
@@ -102,7 +103,7 @@ def test_the_other_minor_maps_its_staging_modules_to_its_own_release():
 
 
 @pytest.mark.parametrize("wrapper", ["kubernetes-node", "kubernetes-1.35", "containerd", "runc", "cri-tools",
-                                     "cni-plugins", "coredns", "coredns-1.13", "flannel"])
+                                     "cni-plugins", "coredns", "coredns-1.13", "flannel", "metrics-server"])
 def test_wrapper_go_sum_pins_every_required_module(wrapper):
     text = _go_mod(wrapper)
     replaces = dict((old, (new, version)) for old, new, version in
@@ -200,6 +201,13 @@ def test_coredns_and_flanneld_are_stamped_and_built_as_their_makefiles_do():
     assert "-X 'github.com/flannel-io/flannel/pkg/version.Version=%s'" % flannel in flags
     assert "-linkmode external -extldflags '-static'" in flags
     assert specs["flannel"]["env"] == {"CGO_ENABLED": "1"} and specs["flannel"]["static_libraries"] == ("libc6-dev",)
+
+
+def test_metrics_server_is_stamped_as_its_makefile_does():
+    # VERSION_LDFLAGS: client-go's version variables, CGO_ENABLED=0.
+    flags, specs = _ldflags(pins.KUBERNETES_MANAGEMENT_VERSION, "metrics-server")
+    assert "-X 'k8s.io/client-go/pkg/version.gitVersion=%s'" % pins.METRICS_SERVER_IMAGE_VERSION in flags
+    assert specs["metrics-server"]["env"] == {"CGO_ENABLED": "0"}
 
 
 def test_the_flannel_edit_drops_only_the_tencent_cloud_backend(tmp_path):
