@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
-"""A thin client for the management cluster over the ``kubernetes`` package's ApiClient.
+"""A thin client for the management cluster over urllib3 (transport.py reads the kubeconfig).
 
 Why not DynamicClient: it runs API discovery (dozens of requests, or a cache file) before the
 first call. The kinds this collection touches are known, so their paths come from a table;
@@ -11,7 +11,8 @@ discovery of one API group, cached per client.
 Identity: every request carries the user agent ``scs.kaas/<collection version>`` and every
 apply the field manager ``scs.kaas`` (see docs/architecture.md); the embedded management cluster
 passes its own (``scs.kaas-embedded``). Requests answered 429 or 503 (e.g. a new CRD's storage
-still initializing) are retried by urllib3 through the kubernetes client's ``retries`` setting.
+still initializing) are retried by urllib3 through the pool's ``retries`` setting. The kubernetes
+package is loaded only for a kubeconfig whose credentials it must produce (transport.py).
 
 A restart of the API server in the middle of a run (an upgrade of the management cluster, a crash)
 is ridden out: once the server has answered this client, a request that could not connect, or a
@@ -24,7 +25,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib.util
 import json
+import ssl
 import threading
 import time
 
@@ -35,14 +38,20 @@ try:
 except ImportError:  # pragma: no cover - Python 2 is not supported, keeps sanity happy
     from urllib import quote
 
+from ansible_collections.scs.kaas.plugins.module_utils.kube import transport as _transport
+
+# The kubernetes package is loaded only for kubeconfigs the transport hands to it (transport.py);
+# modules still require it, so a missing package is reported before anything is sent.
 KUBERNETES_IMP_ERR = None
+try:
+    HAS_KUBERNETES = importlib.util.find_spec("kubernetes") is not None
+except ValueError:  # a half-imported kubernetes in sys.modules
+    HAS_KUBERNETES = True
+if not HAS_KUBERNETES:
+    KUBERNETES_IMP_ERR = "No module named 'kubernetes'"
 try:
     from urllib3.exceptions import HTTPError as TransportError, NewConnectionError, ProtocolError
     from urllib3.util.retry import Retry
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
-    from kubernetes import watch as k8s_watch
-    HAS_KUBERNETES = True
 except ImportError:
     import traceback
     KUBERNETES_IMP_ERR = traceback.format_exc()
@@ -156,13 +165,13 @@ class KubeClient(object):
 
     def __init__(self, kubeconfig=None, context=None, request_timeout=60, pool_size=32,
                  user_agent=USER_AGENT, field_manager=FIELD_MANAGER, reconnect_timeout=120):
-        configuration = k8s_client.Configuration()
-        k8s_config.load_kube_config(config_file=kubeconfig, context=context,
-                                    client_configuration=configuration, persist_config=False)
-        configuration.connection_pool_maxsize = pool_size
-        configuration.retries = retry_policy()
-        self.api_client = k8s_client.ApiClient(configuration)
-        self.api_client.user_agent = user_agent
+        try:
+            connection = _transport.connection(kubeconfig, context)
+            self.transport = _transport.Transport(connection, user_agent, pool_size, retry_policy())
+        except (IOError, OSError, ssl.SSLError) as exc:  # CA or client certificate files
+            raise KubeError(0, "KubeconfigError", "cannot use kubeconfig %s: %s" % (kubeconfig or "(default)", exc))
+        except _transport.KubeconfigError as exc:
+            raise KubeError(0, "KubeconfigError", str(exc))
         self.field_manager = field_manager
         self.request_timeout = request_timeout
         self.reconnect_timeout = reconnect_timeout
@@ -173,37 +182,26 @@ class KubeClient(object):
 
     def close(self):
         try:
-            self.api_client.close()
+            self.transport.close()
         except Exception:  # pylint: disable=broad-except
             pass
 
     # -- low level -------------------------------------------------------------------------
 
-    def _serialize(self, method, path, query=None, body=None, content_type=None, accept=None):
-        headers = {"Accept": accept or "application/json"}
-        if body is not None:
-            headers["Content-Type"] = content_type or "application/json"
-            # the REST layer JSON-encodes bodies sent as application/json; any other type is sent as is
-            if headers["Content-Type"] != "application/json" and not isinstance(body, (str, bytes)):
-                body = json.dumps(body)
-        query_params = [(k, v) for k, v in (query or {}).items() if v is not None]
-        return self.api_client.param_serialize(
-            method=method, resource_path=path, query_params=query_params,
-            header_params=headers, body=body, auth_settings=["BearerToken"])
-
     def request(self, method, path, query=None, body=None, content_type=None, timeout=None, accept=None):
         """Send one request; return the decoded JSON body; raise KubeError for non-2xx."""
-        method, url, headers, body, _post = self._serialize(method, path, query, body, content_type, accept)
+        if body is not None and content_type and content_type != "application/json" \
+                and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
         deadline, delay = None, 0.2
         while True:
             with self._lock:
                 self.requests += 1
             try:
-                resp = self.api_client.call_api(method, url, headers, body,
-                                                _request_timeout=timeout or self.request_timeout)
+                resp = self.transport.request(method, path, query=query, body=body,
+                                              content_type=content_type or "application/json", accept=accept,
+                                              timeout=timeout or self.request_timeout)
                 break
-            except k8s_client.ApiException as exc:  # connection-level errors surface here too
-                raise KubeError(getattr(exc, "status", 0) or 0, getattr(exc, "reason", "Error"), str(exc))
             except Exception as exc:  # urllib3 errors: unreachable API server, TLS problems
                 if not self._may_reconnect(exc, method, content_type):
                     raise KubeError(0, type(exc).__name__, str(exc))
@@ -214,7 +212,7 @@ class KubeClient(object):
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
         self._answered = True
-        data = resp.read()
+        data = resp.data
         try:
             decoded = json.loads(data) if data else {}
         except ValueError:
@@ -230,19 +228,19 @@ class KubeClient(object):
         return _never_connected(exc) or (_broken_in_flight(exc) and _safe_to_repeat(method, content_type))
 
     def stream(self, path, query, timeout):
-        """Open a streaming GET (used by kubernetes.watch.Watch); returns the raw response."""
-        method, url, headers, body, _post = self._serialize("GET", path, query)
+        """Open a streaming GET (a watch); returns the unread urllib3 response."""
         with self._lock:
             self.requests += 1
-        resp = self.api_client.rest_client.request(method, url, headers=headers, _request_timeout=timeout)
+        resp = self.transport.request("GET", path, query=query, timeout=timeout, stream=True)
         if not 200 <= resp.status <= 299:
-            data = resp.response.data
+            data = resp.read()
+            resp.release_conn()
             try:
                 decoded = json.loads(data)
             except ValueError:
                 decoded = {}
             raise KubeError(resp.status, decoded.get("reason") or resp.reason, decoded.get("message") or str(data))
-        return resp.response
+        return resp
 
     # -- resources -------------------------------------------------------------------------
 
@@ -326,10 +324,10 @@ class KubeClient(object):
 
     def watch(self, resource, namespace=None, name=None, label_selector=None, resource_version=None,
               timeout_seconds=60):
-        """Generator of watch events ({'type', 'object'}) via kubernetes.watch.Watch.
+        """Generator of watch events ({'type', 'object'}) until the server ends the watch.
 
-        The server ends the watch after ``timeout_seconds``; ERROR events (410 Gone and others)
-        raise ``KubeError`` so callers can re-list and resume.
+        The server ends it after ``timeout_seconds``; ERROR events (410 Gone and others) and a
+        broken stream raise ``KubeError`` so callers can re-list and resume.
         """
         query = {
             "watch": "true",
@@ -339,20 +337,20 @@ class KubeClient(object):
             "resourceVersion": resource_version,
             "timeoutSeconds": str(int(max(1, timeout_seconds))),
         }
-        path = resource.path(namespace)
-
-        def _open(**kwargs):  # signature seen by Watch: only keyword arguments
-            return self.stream(path, query, timeout=(10, timeout_seconds + 15))
-
-        watcher = k8s_watch.Watch()
         try:
-            for event in watcher.stream(_open, timeout_seconds=int(timeout_seconds)):
-                if not isinstance(event, dict):
-                    continue
-                yield {"type": event.get("type"), "object": event.get("raw_object") or event.get("object")}
-        except k8s_client.ApiException as exc:
-            raise KubeError(getattr(exc, "status", 0) or 0, "WatchError", str(exc))
-        except TransportError as exc:  # the stream broke or could not open (API server restarting)
+            resp = self.stream(resource.path(namespace), query, timeout=(10, timeout_seconds + 15))
+        except TransportError as exc:  # could not open (API server restarting)
+            raise KubeError(0, "WatchError", "%s: %s" % (type(exc).__name__, exc))
+        try:
+            for event in _transport.watch_events(resp):
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    raise KubeError(status.get("code") or 0, status.get("reason") or "WatchError",
+                                    status.get("message") or json.dumps(status))
+                yield {"type": event.get("type"), "object": event.get("object")}
+        except (TransportError, ValueError) as exc:  # the stream broke, or a line was cut off
             raise KubeError(0, "WatchError", "%s: %s" % (type(exc).__name__, exc))
         finally:
-            watcher.stop()
+            # a watch left before its end still has a body in flight: its connection is not reused
+            resp.close()
+            resp.release_conn()

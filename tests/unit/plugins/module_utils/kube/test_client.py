@@ -38,10 +38,10 @@ def test_user_agent_and_field_manager_constants():
 
 
 def test_requests_carry_our_user_agent(client):
-    method, url, headers, body, _post = client._serialize("GET", "/api/v1/namespaces")
-    assert url == "https://127.0.0.1:6443/api/v1/namespaces"
-    assert client.api_client.default_headers["User-Agent"] == kube_client.USER_AGENT
-    assert headers["authorization"] == "Bearer not-a-real-token"
+    assert client.transport.url("/api/v1/namespaces") == "https://127.0.0.1:6443/api/v1/namespaces"
+    headers = client.transport.headers_for("application/json")
+    assert headers["User-Agent"] == kube_client.USER_AGENT
+    assert headers["Authorization"] == "Bearer not-a-real-token"
 
 
 def test_apply_query_and_content_type(client):
@@ -108,13 +108,6 @@ def test_a_kind_served_only_at_a_version_the_group_does_not_prefer_is_found(clie
         client.resource("infrastructure.cluster.x-k8s.io", "OpenStackMachine")
 
 
-def test_json_bodies_are_encoded_once_and_apply_bodies_sent_as_is(client):
-    _m, _u, headers, body, _p = client._serialize("DELETE", "/api/v1/namespaces/x", body={"kind": "DeleteOptions"})
-    assert headers["Content-Type"] == "application/json" and body == {"kind": "DeleteOptions"}
-    _m, _u, headers, body, _p = client._serialize("PATCH", "/x", body={"a": 1}, content_type="application/apply-patch+yaml")
-    assert headers["Content-Type"] == "application/apply-patch+yaml" and body == '{"a": 1}'
-
-
 def test_paths_of_the_embedded_clusters_kinds_need_no_discovery(client):
     # Moved from the embedded runtime's own client (object and collection paths).
     client.request = None  # any request would fail
@@ -134,7 +127,7 @@ def test_user_agent_and_field_manager_are_parameters(tmp_path):
     path = tmp_path / "kubeconfig"
     path.write_text(KUBECONFIG)
     other = kube_client.KubeClient(str(path), user_agent="scs.kaas-test/unit-test", field_manager="scs.kaas-embedded")
-    assert other.api_client.default_headers["User-Agent"] == "scs.kaas-test/unit-test"
+    assert other.transport.headers_for("application/json")["User-Agent"] == "scs.kaas-test/unit-test"
     sent = {}
 
     def fake_request(method, path, query=None, body=None, content_type=None, timeout=None):
@@ -160,7 +153,7 @@ def test_metadata_only_list_asks_for_partial_object_metadata(client):
 
 
 def test_429_and_503_are_retried_by_the_client_configuration(client):
-    retries = client.api_client.configuration.retries
+    retries = client.transport.pool.connection_pool_kw["retries"]
     assert set(retries.status_forcelist) == {429, 503}
     assert retries.allowed_methods is None  # server-side apply (PATCH) is idempotent
     assert retries.total > 0 and retries.raise_on_status is False
