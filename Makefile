@@ -76,7 +76,7 @@ help:
 	@echo "make duplicate-code   pairs of places in plugins/ and roles/ sharing 6 or more lines"
 	@echo "make lint | sanity | units | tooling | e2e | e2e-infra | newcomer | molecule | binaries | build | changelog"
 	@echo "make e2e-all      the end-to-end tests of e2e and e2e-infra in one pytest session"
-	@echo "make bench BENCH=embedded|workload_clusters   a benchmark, in a private network namespace"
+	@echo "make bench BENCH=embedded|workload_clusters|fleet_scale   a benchmark, in a private network namespace"
 	@echo "make openstack-services   prebuild the OpenStack services venv of the e2e tests (cached)"
 	@echo "make venv | collections | clean"
 
@@ -344,7 +344,12 @@ molecule: collections
 	if [ -n "$$failed" ]; then echo "molecule: failed scenarios:$$failed"; exit 1; fi
 
 BENCH ?= embedded
-bench: collections
+BENCH_STAMP := $(VENV_DIR)/.scs-kaas-bench-requirements
+$(BENCH_STAMP): requirements/bench.txt $(VENV_STAMP)
+	@"$(VPY)" -m pip install --quiet -r requirements/bench.txt
+	@touch "$@"
+
+bench: collections $(BENCH_STAMP)
 	$(IN_NETNS) "$(VPY)" benchmarks/$(BENCH).py $(BENCH_ARGS)
 
 demo: collections
