@@ -49,10 +49,16 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # and `make test` fails if any failed (see the summary it prints).
 TEST_STAGES ?= build changelog lint sanity units sanity-newest units-newest binaries tooling e2e e2e-infra \
 	newcomer molecule
-# Stages of TEST_STAGES that run at the same time, after all the others: they wait mostly on
-# controllers rather than the CPU, each in a network namespace and state directories of its own.
+# Stages of TEST_STAGES that run at the same time, after all the others, each in a network namespace
+# and state directories of its own (together they keep both cores busy: CPU is what bounds make test).
 # Their output lines start with the stage's name. PARALLEL_STAGES= runs every stage in turn.
 PARALLEL_STAGES ?= e2e e2e-infra newcomer molecule
+# Stages of TEST_STAGES that run in lanes side by side before the parallel ones: the stages of one
+# lane (joined by commas) in turn. ansible-test and ansible-lint keep about one core busy, so the two
+# lanes share the machine's two. CHECK_LANES= runs them in turn with the others.
+CHECK_LANES ?= lint,sanity,units sanity-newest,units-newest,tooling
+comma := ,
+CHECK_STAGES := $(subst $(comma), ,$(CHECK_LANES))
 
 STAGE_LOG = $(VENV_DIR)/.stage-log
 # Junit files and recorded results of every suite; `make test` adds them up (.ci/lib/results.py).
@@ -65,7 +71,7 @@ now = $$(date '+%Y-%m-%d %H:%M:%S')
 .PHONY: help venv collections test demo demo-real-nodes lint sanity units sanity-newest units-newest tooling e2e \
 	e2e-infra e2e-all \
 	newcomer molecule binaries build changelog bench clean _stages duplicate-code debian-packages openstack-services \
-	go-toolchain embedded-binaries node-inputs host-limits
+	go-toolchain embedded-binaries node-inputs host-limits newest-venv
 
 help:
 	@echo "make demo         run playbooks/demo.yml against inventories/demo"
@@ -140,9 +146,15 @@ echo "$$stage $$result $$secs" >> "$(STAGE_LOG)"
 endef
 
 _stages:
-	@for stage in $(filter-out $(PARALLEL_STAGES),$(TEST_STAGES)); do \
+	@for stage in $(filter-out $(PARALLEL_STAGES) $(CHECK_STAGES),$(TEST_STAGES)); do \
 		$(call run_stage,); \
 	done
+	@for lane in $(CHECK_LANES); do \
+		( for stage in $$(echo $$lane | tr , ' '); do \
+			case " $(TEST_STAGES) " in *" $$stage "*) ;; *) continue ;; esac; \
+			$(call run_stage,2>&1 | sed -u "s/^/[$$stage] /"); \
+		done ) & \
+	done; wait
 	@for stage in $(filter $(PARALLEL_STAGES),$(TEST_STAGES)); do \
 		( $(call run_stage,2>&1 | sed -u "s/^/[$$stage] /") ) & \
 	done; wait
@@ -204,16 +216,21 @@ units: collections
 
 # sanity and units again with the newest ansible-core: `make sanity` / `make units` in .venv/newest,
 # created on demand from requirements/newest.txt (PyPI only), results under sanity-newest/units-newest.
-sanity-newest units-newest:
-	@py=""; for v in $(NEWEST_PYTHONS); do \
-		for cand in $$(pyenv which python$$v 2>/dev/null) $$(command -v python$$v 2>/dev/null) \
-				$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/$$v*/bin/python$$v 2>/dev/null | sort -rV); do \
-			if "$$cand" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then py=$$cand; pyv=$$v; break 2; fi; \
-		done; \
-	done; \
-	if [ -z "$$py" ]; then echo "$@: no Python >= 3.12 found (tried python$(NEWEST_PYTHONS) from pyenv and PATH)"; exit 1; fi; \
-	$(MAKE) VENV=$(NEWEST_VENV) REQUIREMENTS=requirements/newest.txt PYTHON="$$py" TEST_PYTHON=$$pyv \
-		RESULTS_DIR="$(RESULTS_DIR)" RESULTS_STAGE=$@ $(patsubst %-newest,%,$@)
+# "<python> <version>" of the newest Python of NEWEST_PYTHONS found (pyenv or PATH), empty if none.
+NEWEST_PY = $(shell for v in $(NEWEST_PYTHONS); do \
+	for cand in $$(pyenv which python$$v 2>/dev/null) $$(command -v python$$v 2>/dev/null) \
+			$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/$$v*/bin/python$$v 2>/dev/null | sort -rV); do \
+		if "$$cand" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo "$$cand $$v"; exit 0; fi; \
+	done; done)
+
+# The venv of sanity-newest and units-newest on its own (.ci/run makes it while `make demo` runs).
+newest-venv:
+	@if [ -z "$(NEWEST_PY)" ]; then echo "$@: no Python >= 3.12 found (tried python$(NEWEST_PYTHONS) from pyenv and PATH)"; exit 1; fi
+	@$(MAKE) VENV=$(NEWEST_VENV) REQUIREMENTS=requirements/newest.txt PYTHON="$(word 1,$(NEWEST_PY))" collections
+
+sanity-newest units-newest: newest-venv
+	@$(MAKE) VENV=$(NEWEST_VENV) REQUIREMENTS=requirements/newest.txt PYTHON="$(word 1,$(NEWEST_PY))" \
+		TEST_PYTHON=$(word 2,$(NEWEST_PY)) RESULTS_DIR="$(RESULTS_DIR)" RESULTS_STAGE=$@ $(patsubst %-newest,%,$@)
 
 # Tool-level checks (ansible-doc renders every module, ...): no cluster needed.
 tooling: collections

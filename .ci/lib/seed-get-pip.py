@@ -60,9 +60,11 @@ def main():
                     continue
         except OSError:
             pass
-        with open(path + ".tmp", "w") as handle:
+        # sanity and sanity-newest seed side by side: each writes a file of its own, then renames it
+        temporary = "%s.%d.tmp" % (path, os.getpid())
+        with open(temporary, "w") as handle:
             handle.write(content)
-        os.replace(path + ".tmp", path)
+        os.replace(temporary, path)
         print("seed-get-pip: wrote %s" % path, flush=True)
 
 

@@ -5,7 +5,7 @@
 log, and the budget they must stay within.
 
 A step's requests are ``fixed + per_cluster * N`` for a batch of N clusters: the budget names both,
-so the test at N=5 (``test_request_budget.py``) and the benchmark at every N
+so the test at N=3 (``test_request_budget.py``) and the benchmark at every N
 (``benchmarks/workload_clusters.py --budget``) check the same numbers. Requests are counted by kind:
 
 - ``discovery``: API discovery (non-resource GETs such as ``/api``, ``/apis``); how many depends on

@@ -168,7 +168,10 @@ def _inventory(lab, workers, version=FROM_VERSION):
                 node_groups=[{"name": "md-0", "replicas": workers}])
     return wh.write_inventory(str(lab["dir"] / "hosts.yml"), lab["mc"].kubeconfig, {HOST: spec},
                               {"infrastructure": "docker", "namespace": NAMESPACE, "protected": False},
-                              group="docker", extra_vars={"workload_cluster_addons_repository_url": lab["charts"]})
+                              group="docker", extra_vars={"workload_cluster_addons_repository_url": lab["charts"],
+                                          # three machines replaced in turn on a machine whose other
+                                          # test stages keep both cores busy: the default 900 s ran out once
+                                          "workload_cluster_wait_timeout": 1500})
 
 
 def _workload(lab, *args, input=None, check=True):

@@ -2,7 +2,7 @@
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
 """The collection's requests per lifecycle step stay within the budget of ``request_budget.py``:
-five in-memory clusters created (with the wait), reconciled again, scaled, upgraded one minor and
+three in-memory clusters created (with the wait), reconciled again, scaled, upgraded one minor and
 deleted, each step's requests counted from the management cluster's audit log by user agent.
 
 The counts are deterministic (one batch, one LIST per kind and namespace, one watch per wait), so the
@@ -19,7 +19,7 @@ import pytest
 import request_budget
 import workload_helpers as wh
 
-CLUSTERS = 5
+CLUSTERS = 3
 NAMESPACE = "wl-budget"
 FROM_VERSION, TO_VERSION = "v1.35.4", "v1.36.5"
 DEFAULTS = {"infrastructure": "inmemory", "namespace": NAMESPACE}
