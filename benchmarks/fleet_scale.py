@@ -138,10 +138,27 @@ def measure_size(mc, env, workdir, size, args, playbook_bin):
              "ours_above_floor": round(results["ours"]["median"] - results["floor"]["median"], 2),
              "cpu_busy_percent_during_runs": busy, "load1_before": round(load_before, 2),
              "load1_after": round(os.getloadavg()[0], 2), "memory_pss_mib": component_memory(mc)}
+    medians = (results["ours"]["median"], results["baseline"]["median"], entry["speedup"],
+               results["floor"]["median"], entry["ours_above_floor"], busy)
     print("  medians: ours %.2f s, baseline %.2f s (%.1fx), floor %.2f s; ours above the floor %.2f s; "
-          "CPU busy %.0f%%" % (results["ours"]["median"], results["baseline"]["median"], entry["speedup"],
-                              results["floor"]["median"], entry["ours_above_floor"], busy), flush=True)
+          "CPU busy %.0f%%" % medians, flush=True)
     return entry
+
+
+def markdown_table(entries):
+    """The table docs/benchmarks.md shows, from the measured entries."""
+    lines = ["| clusters | ours | kubernetes.core.k8s | empty play | speed-up | ours above the empty play | "
+             "ours: writes, requests | out-of-band change: ours wrote | CPU busy |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for e in entries:
+        r = e["results"]
+        requests = r["ours"]["requests"][-1]
+        lines.append("| %d | %.2f s | %.2f s | %.2f s | %.1f× | %.2f s | %d, %s | %s | %.0f%% |" % (
+            e["clusters"], r["ours"]["median"], r["baseline"]["median"], r["floor"]["median"], e["speedup"],
+            e["ours_above_floor"], max(r["ours"]["writes"]), ", ".join("%s %d" % kv for kv in sorted(requests.items())),
+            ", ".join("%s %s" % tuple(pair) for pair in e["out_of_band"]["written"]) or "nothing",
+            e["cpu_busy_percent_during_runs"]))
+    return "\n".join(lines)
 
 
 def plot(entries, path):
@@ -190,8 +207,8 @@ def main():
         for name, text in (("baseline.yml", wc.BASELINE_PLAYBOOK), ("floor.yml", FLOOR_PLAYBOOK)):
             with open(os.path.join(workdir, name), "w") as handle:
                 handle.write(text)
-        first = wh.write_inventory(os.path.join(workdir, "hosts-classes.yml"), mc.kubeconfig, wc.specs(1, args.workers),
-                                   {"infrastructure": "inmemory", "namespace": wc.NAMESPACE})
+        first = wh.write_inventory(os.path.join(workdir, "hosts-classes.yml"), mc.kubeconfig,
+                                   wc.specs(1, args.workers), {"infrastructure": "inmemory", "namespace": wc.NAMESPACE})
         wh.install_classes(env, first, wc.NAMESPACE)
         playbook_bin = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
         entries = []
@@ -204,9 +221,10 @@ def main():
         print("\n%8s %9s %9s %9s %8s %12s" % ("clusters", "ours", "baseline", "floor", "speedup", "ours-floor"))
         for e in entries:
             r = e["results"]
-            print("%8d %8.2fs %8.2fs %8.2fs %7.1fx %11.2fs" % (e["clusters"], r["ours"]["median"], r["baseline"]["median"],
-                                                              r["floor"]["median"], e["speedup"], e["ours_above_floor"]))
-        print("written to %s" % args.output)
+            row = (e["clusters"], r["ours"]["median"], r["baseline"]["median"], r["floor"]["median"], e["speedup"],
+                   e["ours_above_floor"])
+            print("%8d %8.2fs %8.2fs %8.2fs %7.1fx %11.2fs" % row)
+        print("written to %s\n\n%s\n" % (args.output, markdown_table(entries)))
         written = plot(entries, args.plot)
         if written:
             print("plot written to %s" % written)

@@ -166,12 +166,12 @@ def lab(capd_management_cluster, chart_repository, ansible_env, engine, registry
 def _inventory(lab, workers, version=FROM_VERSION):
     spec = dict(_spec(lab["images"], lab["gateway"], version, lab["addons"]),
                 node_groups=[{"name": "md-0", "replicas": workers}])
+    # The waits get 1500 s: three machines replaced in turn on a machine whose other test stages keep
+    # both cores busy ran out of the default 900 s once.
+    extra_vars = {"workload_cluster_addons_repository_url": lab["charts"], "workload_cluster_wait_timeout": 1500}
     return wh.write_inventory(str(lab["dir"] / "hosts.yml"), lab["mc"].kubeconfig, {HOST: spec},
                               {"infrastructure": "docker", "namespace": NAMESPACE, "protected": False},
-                              group="docker", extra_vars={"workload_cluster_addons_repository_url": lab["charts"],
-                                          # three machines replaced in turn on a machine whose other
-                                          # test stages keep both cores busy: the default 900 s ran out once
-                                          "workload_cluster_wait_timeout": 1500})
+                              group="docker", extra_vars=extra_vars)
 
 
 def _workload(lab, *args, input=None, check=True):
