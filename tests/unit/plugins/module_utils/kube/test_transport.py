@@ -15,7 +15,6 @@ import base64
 import http.server
 import json
 import os
-import threading
 
 import pytest
 
@@ -52,14 +51,8 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    httpd.seen, httpd.script = [], []
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+def server(loopback_http):
+    return loopback_http(_Recorder)
 
 
 def _kubeconfig(tmp_path, server_url, user, context="ctx", extra_cluster=None):

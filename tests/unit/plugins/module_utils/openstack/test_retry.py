@@ -13,7 +13,6 @@ import http.server
 import json
 import os
 import socket
-import threading
 import time
 
 import openstack.config
@@ -44,14 +43,8 @@ class _Scripted(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
-    httpd.seen, httpd.script = [], []
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+def server(loopback_http):
+    return loopback_http(_Scripted)
 
 
 def _session():
