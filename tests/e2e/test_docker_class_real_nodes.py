@@ -125,13 +125,21 @@ def chart_repository(ansible_env, tmp_path_factory):
     run("stopped")
 
 
+# Nodes here are Ready only once the test applied the CNI, on a machine whose other test stages keep
+# both cores busy: with the class's five minutes Cluster API's health check replaced new workers
+# that were still coming up (seen in CI: each replacement restarted the wait, and an upgrade ran out).
+HEALTH_CHECK = {"node_startup_timeout": "30m",
+                "unhealthy_node_conditions": [{"type": "Ready", "status": status, "timeout": "15m"}
+                                              for status in ("False", "Unknown")]}
+
+
 def _spec(images, gateway, version, addons):
     repository_name, _sep, tag = images["load_balancer"].rpartition(":")
     mirror = "http://%s:%d" % (gateway, REGISTRY_PORT)
     return {
         "kubernetes_version": version,
-        "control_plane": {"replicas": 1},
-        "node_groups": [{"name": "md-0", "replicas": 1}],
+        "control_plane": {"replicas": 1, "machine_health_check": HEALTH_CHECK},
+        "node_groups": [{"name": "md-0", "replicas": 1, "machine_health_check": HEALTH_CHECK}],
         "network": {"pods": [POD_CIDR], "services": ["10.96.0.0/16"]},
         "variables": {
             # Each role takes the image of its own version: the upgrade rolls nodes onto the new one.
@@ -165,7 +173,7 @@ def lab(capd_management_cluster, chart_repository, ansible_env, engine, registry
 
 def _inventory(lab, workers, version=FROM_VERSION):
     spec = dict(_spec(lab["images"], lab["gateway"], version, lab["addons"]),
-                node_groups=[{"name": "md-0", "replicas": workers}])
+                node_groups=[{"name": "md-0", "replicas": workers, "machine_health_check": HEALTH_CHECK}])
     # The waits get 1500 s: three machines replaced in turn on a machine whose other test stages keep
     # both cores busy ran out of the default 900 s once.
     extra_vars = {"workload_cluster_addons_repository_url": lab["charts"], "workload_cluster_wait_timeout": 1500}
