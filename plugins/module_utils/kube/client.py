@@ -44,7 +44,7 @@ from ansible_collections.scs.kaas.plugins.module_utils.kube import transport as 
 # modules still require it, so a missing package is reported before anything is sent.
 KUBERNETES_IMP_ERR = None
 try:
-    HAS_KUBERNETES = importlib.util.find_spec("kubernetes") is not None
+    HAS_KUBERNETES = importlib.util.find_spec("kubernetes") is not None and _transport.HAS_TRANSPORT_LIBS
 except ValueError:  # a half-imported kubernetes in sys.modules
     HAS_KUBERNETES = True
 if not HAS_KUBERNETES:

@@ -59,7 +59,7 @@ class Connection(object):
 
     def __init__(self, server, ca_file=None, ca_data=None, cert_file=None, cert_data=None, key_file=None,
                  key_data=None, token=None, insecure=False, tls_server_name=None, proxy_url=None,
-                 token_hook=None):
+                 token_hook=None, basic_auth=None):
         self.server = server.rstrip("/")
         self.ca_file, self.ca_data = ca_file, ca_data
         self.cert_file, self.cert_data = cert_file, cert_data
@@ -70,6 +70,7 @@ class Connection(object):
         self.proxy_url = proxy_url
         # Called before each request with no argument; returns the bearer token to send.
         self.token_hook = token_hook
+        self.basic_auth = basic_auth  # the whole Authorization header of a user with a password
 
 
 def _decode(value, what):
@@ -163,13 +164,11 @@ def package_connection(kubeconfig=None, context=None):
         value = keys.get("BearerToken") or keys.get("authorization") or ""
         return value[len("Bearer "):] if value.startswith("Bearer ") else (value or None)
 
-    basic = configuration.get_basic_auth_token() if configuration.username else None
-    connection = Connection(configuration.host, ca_file=configuration.ssl_ca_cert, cert_file=configuration.cert_file,
-                            key_file=configuration.key_file, insecure=not configuration.verify_ssl,
-                            tls_server_name=getattr(configuration, "tls_server_name", None),
-                            proxy_url=getattr(configuration, "proxy", None), token_hook=token)
-    connection.basic_auth = basic
-    return connection
+    return Connection(configuration.host, ca_file=configuration.ssl_ca_cert, cert_file=configuration.cert_file,
+                      key_file=configuration.key_file, insecure=not configuration.verify_ssl,
+                      tls_server_name=getattr(configuration, "tls_server_name", None),
+                      proxy_url=getattr(configuration, "proxy", None), token_hook=token,
+                      basic_auth=configuration.get_basic_auth_token() if configuration.username else None)
 
 
 def connection(kubeconfig=None, context=None):
@@ -224,7 +223,7 @@ class Transport(object):
         self.conn = conn
         self.server = conn.server
         self.headers = {"User-Agent": user_agent}
-        if getattr(conn, "basic_auth", None):
+        if conn.basic_auth:
             self.headers["Authorization"] = conn.basic_auth
         options = {"maxsize": pool_size, "retries": retries, "block": False}
         if conn.server.startswith("https"):
