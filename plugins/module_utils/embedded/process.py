@@ -71,6 +71,18 @@ def threads_exited(pid, starttime):
     return all(state in ("Z", "X") for state, _start in states.values())
 
 
+def exiting(pid):
+    """Whether ``pid`` is on its way out: a zombie, or its memory already released.
+
+    A killed process gives up its memory before its open files: for that moment its command line
+    reads empty while it still holds its listening sockets, and a look at the ports names it as
+    their holder. A port held by a process in that state is released by the kernel shortly.
+    """
+    if proc_starttime(pid) is None:
+        return True
+    return not proc_cmdline(pid)
+
+
 def proc_cmdline(pid):
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as handle:

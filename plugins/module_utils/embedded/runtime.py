@@ -46,7 +46,7 @@ from ansible_collections.scs.kaas.plugins.module_utils.embedded import objects a
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import pki as _pki
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import probes as _probes
 from ansible_collections.scs.kaas.plugins.module_utils.embedded import registry as _registry
-from ansible_collections.scs.kaas.plugins.module_utils.embedded.process import Supervisor, listeners, tail
+from ansible_collections.scs.kaas.plugins.module_utils.embedded.process import Supervisor, exiting, listeners, tail
 from ansible_collections.scs.kaas.plugins.module_utils.embedded.registry import validate_ports, validate_switches
 
 USER_AGENT = "scs.kaas-embedded/%s" % _kube.COLLECTION_VERSION
@@ -301,7 +301,7 @@ class EmbeddedCluster(object):
                 holders = ", ".join("%s (pid %d)" % (n, pid) for n, pid in entry["processes"]) or "an unknown process"
                 conflicts.append(("port %d (%s %s) is in use on %s by %s"
                                   % (entry["port"], name, purpose, entry["address"], holders),
-                                  bool(entry["processes"])))
+                                  any(not exiting(pid) for _n, pid in entry["processes"])))
         return conflicts
 
     def start(self, check_mode=False):
@@ -346,8 +346,9 @@ class EmbeddedCluster(object):
         conflicts = sorted(set(message for message, _named in holders))
         if holders and not any(named for _message, named in holders):
             # A component killed a moment ago may still be closing its sockets (its pid is a
-            # zombie while its other threads exit, so no live process is named): give that seconds
-            # before calling it a conflict. A port a live process holds is a conflict at once.
+            # zombie while its other threads exit, or it has released its memory but not yet its
+            # files): give that seconds before calling it a conflict. A port a live process holds
+            # is a conflict at once.
             try:
                 poll_until(lambda: not self._port_conflicts(to_start), PORT_RELEASE_TIMEOUT * self.timeout_scale,
                            "ports released", 0.05, 0.5)

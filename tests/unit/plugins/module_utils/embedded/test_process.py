@@ -174,3 +174,19 @@ def test_listening_sockets_reads_both_families_and_only_the_listen_state(tmp_pat
         + "   0: 00000000000000000000000001000000:2710 00000000000000000000000000000000:0000 0A "
           "00000000:00000000 00:00000000 00000000     0        0 4444 1 0 100 0 0 10 0\n")
     assert process.listening_sockets(str(tmp_path)) == [("127.0.0.1", 16219, 4242), ("::1", 10000, 4444)]
+
+
+def test_exiting_tells_a_live_process_from_a_zombie_and_a_missing_pid():
+    assert process.exiting(os.getpid()) is False
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    try:
+        # Not reaped yet: a zombie, whose ports (if any) the kernel releases on its own.
+        deadline = time.time() + 10
+        while not process.exiting(child) and time.time() < deadline:
+            time.sleep(0.01)
+        assert process.exiting(child) is True
+    finally:
+        os.waitpid(child, 0)
+    assert process.exiting(child) is True
