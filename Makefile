@@ -48,11 +48,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Stages of `make test`, in order. Each runs as `make <stage>`; all run even after a failure,
 # and `make test` fails if any failed (see the summary it prints).
 TEST_STAGES ?= build changelog lint sanity units sanity-newest units-newest binaries tooling e2e e2e-infra \
-	newcomer molecule
+	e2e-nodes newcomer molecule
 # Stages of TEST_STAGES that run at the same time, after all the others, each in a network namespace
 # and state directories of its own (together they keep both cores busy: CPU is what bounds make test).
 # Their output lines start with the stage's name. PARALLEL_STAGES= runs every stage in turn.
-PARALLEL_STAGES ?= e2e e2e-infra newcomer molecule
+PARALLEL_STAGES ?= e2e e2e-infra e2e-nodes newcomer molecule
 # Stages of TEST_STAGES that run in lanes side by side before the parallel ones: the stages of one
 # lane (joined by commas) in turn. ansible-test and ansible-lint keep about one core busy, so the two
 # lanes share the machine's two. CHECK_LANES= runs them in turn with the others.
@@ -69,7 +69,7 @@ ALLOWED_SKIPS := tests/allowed-skips.yml
 now = $$(date '+%Y-%m-%d %H:%M:%S')
 
 .PHONY: help venv collections test demo demo-real-nodes lint sanity units sanity-newest units-newest tooling e2e \
-	e2e-infra e2e-all \
+	e2e-infra e2e-nodes e2e-all \
 	newcomer molecule binaries build changelog bench clean _stages duplicate-code debian-packages openstack-services \
 	go-toolchain embedded-binaries node-inputs host-limits newest-venv
 
@@ -80,8 +80,8 @@ help:
 	@echo "make test         everything CI runs: $(TEST_STAGES)"
 	@echo "make sanity-newest | units-newest   sanity and units with the newest ansible-core (.venv/newest)"
 	@echo "make duplicate-code   pairs of places in plugins/ and roles/ sharing 6 or more lines"
-	@echo "make lint | sanity | units | tooling | e2e | e2e-infra | newcomer | molecule | binaries | build | changelog"
-	@echo "make e2e-all      the end-to-end tests of e2e and e2e-infra in one pytest session"
+	@echo "make lint | sanity | units | tooling | e2e | e2e-infra | e2e-nodes | newcomer | molecule | binaries | build | changelog"
+	@echo "make e2e-all      the end-to-end tests of e2e, e2e-infra and e2e-nodes in one pytest session"
 	@echo "make bench BENCH=embedded|workload_clusters|fleet_scale   a benchmark, in a private network namespace"
 	@echo "make openstack-services   prebuild the OpenStack services venv of the e2e tests (cached)"
 	@echo "make venv | collections | clean"
@@ -326,18 +326,24 @@ PYTEST = "$(VPY)" -m pytest -ra -p no:cacheprovider
 openstack-services: collections debian-packages
 	"$(VPY)" -m tests.openstack_box.install
 
-# The end-to-end tests run as two stages side by side, each a pytest session with its own network
+# The end-to-end tests run as three stages side by side, each a pytest session with its own network
 # namespace and management cluster: e2e-infra takes the modules that use the OpenStack test cloud
-# (tests/openstack_box) and the docker engine's own tests, e2e the rest (the docker-class cluster on
-# real nodes among them); the bad-input and request-budget tests go with e2e-infra to even out the
-# two. e2e-all runs them in one session.
+# (tests/openstack_box) and the docker engine's own tests, e2e-nodes the docker-class cluster on real
+# nodes (create, scale, upgrade, delete: the longest module, about half of e2e's time when it ran
+# there), e2e the rest; the bad-input and request-budget tests go with e2e-infra to even out the
+# others. e2e-all runs them in one session.
 E2E_INFRA_TESTS := tests/e2e/test_docker_engine_module.py $(sort $(wildcard tests/e2e/test_openstack_*.py)) \
 	tests/e2e/test_faults_openstack.py tests/e2e/test_real_node_foundation.py tests/e2e/test_workload_bad_input.py \
 	tests/e2e/test_request_budget.py
 
+E2E_NODES_TESTS := tests/e2e/test_docker_class_real_nodes.py
+
 e2e: collections debian-packages host-limits
 	$(IN_NETNS) $(PYTEST) --durations=20 --junitxml="$(RESULTS_DIR)/e2e/pytest.xml" tests/e2e \
-		$(addprefix --ignore=,$(E2E_INFRA_TESTS))
+		$(addprefix --ignore=,$(E2E_INFRA_TESTS) $(E2E_NODES_TESTS))
+
+e2e-nodes: collections debian-packages host-limits
+	$(IN_NETNS) $(PYTEST) --durations=20 --junitxml="$(RESULTS_DIR)/e2e-nodes/pytest.xml" $(E2E_NODES_TESTS)
 
 e2e-infra: collections debian-packages host-limits openstack-services
 	$(IN_NETNS) $(PYTEST) --durations=20 --junitxml="$(RESULTS_DIR)/e2e-infra/pytest.xml" $(E2E_INFRA_TESTS)

@@ -27,6 +27,7 @@ import helpers
 import real_nodes
 import workload_helpers as wh
 
+from ansible_collections.scs.kaas.plugins.module_utils.capi import class_docker
 from ansible_collections.scs.kaas.plugins.module_utils import pins
 from ansible_collections.scs.kaas.plugins.module_utils.nodes import (
     cluster_images, cni_flannel, image_recipes, layered_build)
@@ -251,6 +252,10 @@ def test_docker_class_cluster_comes_up(lab):
         lines = handle.read().splitlines()
     print("capd log (errors, last 40):\n" + "\n".join([l for l in lines if '"error"' in l or "rror" in l][-40:]))
     assert last["kcp"] and last["kcp"][0].get("Available") == "True", json.dumps(last, indent=1)
+    # Each machine got the class's bootstrap timeout (revision 3), not the provider's five minutes.
+    timeouts = {m["metadata"]["name"]: m["spec"]["backend"]["docker"].get("bootstrapTimeout")
+                for m in mc.kubectl_json("get", "devmachines", "-n", NAMESPACE)["items"]}
+    assert set(timeouts.values()) == {class_docker.DEFAULT_BOOTSTRAP_TIMEOUT}, timeouts
     # The workload cluster: the CNI and the test application come through the mirror.
     secret = mc.kubectl_json("get", "secret", "-n", NAMESPACE, "%s-kubeconfig" % HOST)
     kubeconfig = str(directory / "workload.kubeconfig")

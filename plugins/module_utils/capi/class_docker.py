@@ -219,3 +219,34 @@ def build_docker_v2(name, minor):
     cluster_class["spec"]["variables"] = common.common_variables() + docker_variables()
     cluster_class["spec"]["patches"] = common.common_patches() + docker_patches()
     return objects
+
+
+# The provider gives kubeadm init or join five minutes by default and never retries one that ran
+# out: the Machine then waits for a Node that never registers. On a host whose cores are all busy
+# a join has been cancelled after 4.5 minutes, still writing its kubeconfig files.
+DEFAULT_BOOTSTRAP_TIMEOUT = "20m"
+_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
+
+
+def build_docker_v3(name, minor):
+    """Revision 3: revision 2 with a bootstrap timeout of DEFAULT_BOOTSTRAP_TIMEOUT on every machine,
+    and the variable bootstrapTimeout to set another."""
+    objects = build_docker_v2(name, minor)
+    cluster_class, templates = objects[0], objects[1:]
+    for template in templates:
+        if template["kind"] == class_dev.KIND_DEV_MACHINE_TEMPLATE:
+            template["spec"]["template"]["spec"]["backend"]["docker"]["bootstrapTimeout"] = DEFAULT_BOOTSTRAP_TIMEOUT
+    cluster_class["spec"]["variables"].append(common.variable("bootstrapTimeout", {
+        "type": "string", "pattern": _DURATION, "maxLength": 32,
+        "description": "How long kubeadm init or join may take on a node before the provider gives up on "
+                       "the machine (a Go duration such as 20m or 1h). Default: %s." % DEFAULT_BOOTSTRAP_TIMEOUT,
+    }))
+    machines = (common.select_control_plane(class_dev.API_DEV, class_dev.KIND_DEV_MACHINE_TEMPLATE),
+                common.select_workers(class_dev.API_DEV, class_dev.KIND_DEV_MACHINE_TEMPLATE))
+    cluster_class["spec"]["patches"].append({
+        "name": "bootstrapTimeout", "description": "How long kubeadm init or join may take on a node.",
+        "enabledIf": common.if_set("bootstrapTimeout"),
+        "definitions": [{"selector": selector, "jsonPatches": [
+            {"op": "add", "path": _MACHINE_SPEC + "/bootstrapTimeout", "valueFrom": {"variable": "bootstrapTimeout"}}]}
+            for selector in machines]})
+    return objects

@@ -46,7 +46,7 @@ WORKER_CLASS = class_common.WORKER_CLASS
 # A shipped revision is never edited; add a new revision (builder) for any change.
 REVISIONS = {
     "inmemory": {1: class_dev.build_inmemory_v1},
-    "docker": {1: class_dev.build_docker_v1, 2: class_docker.build_docker_v2},
+    "docker": {1: class_dev.build_docker_v1, 2: class_docker.build_docker_v2, 3: class_docker.build_docker_v3},
     "openstack": {1: class_openstack.build_openstack_v1, 2: class_openstack.build_openstack_v2},
 }
 

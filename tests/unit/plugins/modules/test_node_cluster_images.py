@@ -117,7 +117,7 @@ def test_the_docker_class_takes_the_results_as_they_are():
                          "etcdImageTag": result["etcd_image_tag"]}}
     spec, errors = validation.normalize_spec(raw, "workload_cluster")
     assert errors == []
-    assert spec["class"] == "scs-docker-%s-v2" % VERSION.lstrip("v").rsplit(".", 1)[0].replace(".", "-")
+    assert spec["class"] == "scs-docker-%s-v3" % VERSION.lstrip("v").rsplit(".", 1)[0].replace(".", "-")
     assert result["registry_mirrors"][0]["endpoints"] == ["http://172.18.0.1:5000/v2/ghcr.io"]
 
 

@@ -1,12 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: scs.kaas contributors
 # Apache License 2.0 (see LICENSE)
-"""Revision 2 of the docker classes: node and load balancer images, registry mirrors, cgroup v1
-(pure; the patches are proven against Cluster API in the e2e tests)."""
+"""Revisions 2 and 3 of the docker classes: node and load balancer images, registry mirrors, cgroup v1,
+the bootstrap timeout (pure; the patches are proven against Cluster API in the e2e tests)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import re
 
 import pytest
 
@@ -28,13 +30,41 @@ def _patch(name, revision=2):
     return [p for p in _class(revision)[0]["spec"]["patches"] if p["name"] == name][0]
 
 
-def test_revision_2_is_the_newest_and_revision_1_keeps_its_variables():
-    assert classes.latest_revision("docker", "1.36") == 2
-    assert classes.class_bundle("docker", "1.36")[0]["metadata"]["name"] == "scs-docker-1-36-v2"
+def test_revision_3_is_the_newest_and_older_revisions_keep_their_variables():
+    assert classes.latest_revision("docker", "1.36") == 3
+    assert classes.class_bundle("docker", "1.36")[0]["metadata"]["name"] == "scs-docker-1-36-v3"
     v1 = {v["name"] for v in _class(1)[0]["spec"]["variables"]}
     v2 = {v["name"] for v in _class(2)[0]["spec"]["variables"]}
+    v3 = {v["name"] for v in _class(3)[0]["spec"]["variables"]}
     assert not NEW_VARIABLES & v1
     assert v2 - v1 == NEW_VARIABLES
+    assert v3 - v2 == {"bootstrapTimeout"}
+
+
+def _machine_templates(revision):
+    return [o for o in _class(revision)[1:] if o["kind"] == "DevMachineTemplate"]
+
+
+def test_revision_3_gives_every_machine_twenty_minutes_to_bootstrap_and_revision_2_the_providers_five():
+    assert [t["spec"]["template"]["spec"]["backend"]["docker"]["bootstrapTimeout"] for t in _machine_templates(3)] == [
+        "20m", "20m"]
+    assert all("bootstrapTimeout" not in t["spec"]["template"]["spec"]["backend"]["docker"]
+               for t in _machine_templates(2))
+
+
+def test_the_bootstrap_timeout_variable_patches_both_machine_templates():
+    patch = _patch("bootstrapTimeout", revision=3)
+    assert patch["enabledIf"] == "{{ if .bootstrapTimeout }}true{{ end }}"
+    roles = sorted(next(iter(d["selector"]["matchResources"])) for d in patch["definitions"])
+    assert roles == ["controlPlane", "machineDeploymentClass"]
+    for definition in patch["definitions"]:
+        assert definition["selector"]["kind"] == "DevMachineTemplate"
+        assert definition["jsonPatches"] == [{"op": "add", "path": "/spec/template/spec/backend/docker/bootstrapTimeout",
+                                              "valueFrom": {"variable": "bootstrapTimeout"}}]
+    [variable] = [v for v in _class(3)[0]["spec"]["variables"] if v["name"] == "bootstrapTimeout"]
+    pattern = re.compile(variable["schema"]["openAPIV3Schema"]["pattern"])
+    assert all(pattern.match(value) for value in ("20m", "1h", "1h30m", "90s", "2.5m"))
+    assert not any(pattern.match(value) for value in ("", "20", "twenty minutes", "-5m", "20 m"))
 
 
 def test_every_template_of_revision_2_is_named_after_it():
@@ -167,4 +197,4 @@ def test_a_complete_docker_spec_passes():
                                "cgroupV1": True, "corednsImageTagByVersion": {"v1.36.5": "v1.14.2"}})
     spec, errors = validation.normalize_spec(raw, "workload_cluster")
     assert errors == []
-    assert spec["class"] == "scs-docker-1-36-v2"
+    assert spec["class"] == "scs-docker-1-36-v3"

@@ -30,6 +30,9 @@ GOLDEN_HASHES = {
     ('docker', '1.34', 2): '50e67cf465e5ea5daa6437ee129c6329ec1a977aa32d17ec02f9dcfb900cf2d6',
     ('docker', '1.35', 2): '4d2153280d4353280a66c1718f8ae70712d600e4183a2bfcee185e416a6c2838',
     ('docker', '1.36', 2): 'd3a574844fed1e4fda8b712d65bd14e1fea4df9a3d58c416f692a974d845976c',
+    ('docker', '1.34', 3): '02e4ef905291e30757e255e8c90e01e96df6ed9ce32be925c8c725f82a607bfe',
+    ('docker', '1.35', 3): '186ce868fb5e6d2de436faabedd4f3e4aec31557887b65d73968089b296e59ab',
+    ('docker', '1.36', 3): 'cac4239c1df1b1be4470174b65eea2b927dfd11c27430d6e22157681f0028887',
     ('openstack', '1.34', 1): '0208992b6b6adb9762aada6592a3b88620cd9eacb7c2da153bf1bf230defc979',
     ('openstack', '1.35', 1): 'd94692c98df86e9e2bea2a253fd7fc9948af10d12be16fb7b8c94d315415596d',
     ('openstack', '1.36', 1): 'bd60cd201b1055b6fe2bef82f3b31e7102b525bf59014f680ccc4bb344d6ed73',
@@ -168,6 +171,8 @@ def test_variables_match_the_interface(key):
     expected = COMMON_VARIABLES | (OPENSTACK_VARIABLES if key[0] == "openstack" else set())
     if key[0] == "docker" and key[2] >= 2:
         expected = expected | DOCKER_V2_VARIABLES
+    if key[0] == "docker" and key[2] >= 3:
+        expected = expected | {"bootstrapTimeout"}
     assert set(names) == expected
     required = {v["name"] for v in cc["spec"]["variables"] if v["required"]}
     assert required == ({"identityRef"} if key[0] == "openstack" else set())
@@ -276,7 +281,11 @@ def test_patches_select_templates_and_paths_exist(key):
                         assert value_from["variable"] in variables
                     if _apply_add(doc, op["path"], "placeholder"):
                         replaced.add((patch["name"], op["path"]))
-    assert replaced == EXPECTED_REPLACEMENTS[key[0]], "an add patch overwrites a base template value"
+    expected = set(EXPECTED_REPLACEMENTS[key[0]])
+    if key[0] == "docker" and key[2] >= 3:
+        # revision 3's default bootstrap timeout, which the variable overrides on purpose
+        expected.add(("bootstrapTimeout", "/spec/template/spec/backend/docker/bootstrapTimeout"))
+    assert replaced == expected, "an add patch overwrites a base template value"
 
 
 _TEMPLATE_REF = re.compile(r"(?<![\w$)])\.([A-Za-z_]\w*)")
