@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -211,6 +212,20 @@ def engine_objects(engine):
                        ("networks", ("network", "ls", "--format", "{{.Name}}"))):
         listed[kind] = sorted(engine.docker(*args).stdout.split())
     return listed
+
+
+# The development provider (test module v1.14.0, internal/docker/types/node.go, Node.Delete) loses the
+# error of a failed container delete: the debug-info call that follows assigns its own (nil) error to
+# the same variable, so the delete reports success, the machine's finalizer goes and the container
+# stays. Such a delete shows in its log as "Got logs from the machine container" (or the failed
+# variant) for the machine, whose container has the machine's name.
+_LOST_DELETE = re.compile(r'(?:Got|Failed to get) logs from the machine container".*? DevMachine="[^"/]*/([^"]+)"')
+
+
+def capd_lost_deletes(log_path):
+    """Names of the containers whose delete the development provider's log shows failing."""
+    with open(log_path, encoding="utf-8", errors="replace") as handle:
+        return {match.group(1) for match in map(_LOST_DELETE.search, handle) if match}
 
 
 def node_memory(engine):
