@@ -150,10 +150,15 @@ def docker_variables():
     ]
 
 
+def _machine_selectors():
+    """(control plane, workers) selectors of the DevMachineTemplates."""
+    return (common.select_control_plane(class_dev.API_DEV, class_dev.KIND_DEV_MACHINE_TEMPLATE),
+            common.select_workers(class_dev.API_DEV, class_dev.KIND_DEV_MACHINE_TEMPLATE))
+
+
 def docker_patches():
     cluster = common.select_infrastructure_cluster(class_dev.API_DEV, class_dev.KIND_DEV_CLUSTER_TEMPLATE)
-    cp_machine = common.select_control_plane(class_dev.API_DEV, class_dev.KIND_DEV_MACHINE_TEMPLATE)
-    worker_machine = common.select_workers(class_dev.API_DEV, class_dev.KIND_DEV_MACHINE_TEMPLATE)
+    cp_machine, worker_machine = _machine_selectors()
     kcpt = common.select_control_plane(common.API_CONTROL_PLANE, common.KIND_KCPT)
     kct = common.select_workers(common.API_BOOTSTRAP, common.KIND_KCT)
 
@@ -241,12 +246,10 @@ def build_docker_v3(name, minor):
         "description": "How long kubeadm init or join may take on a node before the provider gives up on "
                        "the machine (a Go duration such as 20m or 1h). Default: %s." % DEFAULT_BOOTSTRAP_TIMEOUT,
     }))
-    machines = (common.select_control_plane(class_dev.API_DEV, class_dev.KIND_DEV_MACHINE_TEMPLATE),
-                common.select_workers(class_dev.API_DEV, class_dev.KIND_DEV_MACHINE_TEMPLATE))
     cluster_class["spec"]["patches"].append({
         "name": "bootstrapTimeout", "description": "How long kubeadm init or join may take on a node.",
         "enabledIf": common.if_set("bootstrapTimeout"),
         "definitions": [{"selector": selector, "jsonPatches": [
             {"op": "add", "path": _MACHINE_SPEC + "/bootstrapTimeout", "valueFrom": {"variable": "bootstrapTimeout"}}]}
-            for selector in machines]})
+            for selector in _machine_selectors()]})
     return objects
